@@ -1,0 +1,56 @@
+# The two commands of the README: `make demo` and `make test`. Both set up everything on a fresh
+# Debian/Ubuntu machine (apt packages, the CPython and library sources, Python deps, the runtime).
+SHELL := /bin/bash
+PY ?= /usr/bin/python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+EXXO := $(VENV)/bin/exxo
+STAMP := $(VENV)/.installed
+PYVER ?= 3.13
+JOBS ?= $(shell nproc)
+PYTEST_ARGS ?=
+
+APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
+	debootstrap strace util-linux ca-certificates git
+
+.PHONY: prereqs sources dev runtime demo test lint typecheck unit bench compat portability dist clean
+
+prereqs:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	touch $@
+
+dev: prereqs $(STAMP)
+
+# CPython and third-party library sources, offline-capable (Debian's .orig tarballs are the upstream bytes).
+sources: dev
+	bash tools/fetch-sources.sh $(PYVER)
+
+runtime: sources
+	$(EXXO) bootstrap -p $(PYVER) --jobs $(JOBS)
+
+lint: dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+unit: dev
+	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+test: runtime lint
+	$(VPY) -m pytest -q -ra tests $(PYTEST_ARGS)
+
+demo: runtime
+	bash examples/flask-gevent/demo.sh
+
+bench: runtime
+	$(VPY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from exxo.cli import main
+
+sys.exit(main())

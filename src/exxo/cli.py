@@ -1,0 +1,76 @@
+"""Command line: argparse, `main(argv) -> int`, and the one error boundary.
+
+Each sub-command lives in its own module exposing `add_parser(subparsers)` and `run(args) -> int`;
+this module only wires them together and turns ExxoError / KeyboardInterrupt into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from exxo import __version__
+from exxo.errors import EXIT_INTERRUPTED, ExxoError
+
+# sub-command name -> module implementing it (imported lazily so `exxo --help` stays fast)
+COMMANDS = {
+    "bootstrap": "exxo.runtime.command",
+    "venv": "exxo.venv",
+    "build": "exxo.build",
+    "inspect": "exxo.inspect",
+}
+
+
+class CommandModule(Protocol):
+    def add_parser(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _version_text() -> str:
+    text = f"exxo {__version__}"
+    runtime = getattr(sys, "_exxo_runtime", None)  # set by the boot code inside a self-hosted exxo binary
+    if runtime:
+        text += f" (runtime: CPython {runtime})"
+    else:
+        text += f" (running on CPython {sys.version.split()[0]})"
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exxo",
+        description="Turn a Python application into one portable Linux x86_64 executable.",
+    )
+    parser.add_argument("--version", action="version", version=_version_text())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        try:
+            module = cast(CommandModule, importlib.import_module(module_name))
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # command not implemented in this build
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ExxoError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("exxo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The errors exxo reports to users: each names the problem and carries a hint that says what to do.
+
+`cli.main` is the one place that turns them into a message and an exit code; nothing else prints
+tracebacks for expected failures.
+"""
+
+from __future__ import annotations
+
+# Exit codes (documented in docs/reference.md).
+EXIT_OK = 0
+EXIT_ERROR = 1  # generic failure reported by an ExxoError
+EXIT_USAGE = 2  # bad command line (argparse's own code)
+EXIT_BUILD = 3  # building the runtime or the app failed (log kept)
+EXIT_INPUT = 4  # bad input: a project, venv or binary that exxo cannot use
+EXIT_INTERRUPTED = 130
+
+
+class ExxoError(Exception):
+    """A failure with a user-facing message and a hint."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        text = f"exxo: error: {self.message}"
+        if self.hint:
+            text += "\n" + "\n".join(f"  hint: {line}" for line in self.hint.splitlines())
+        return text
+
+
+class SourceError(ExxoError):
+    """A CPython or library source that cannot be fetched or does not verify."""
+
+    exit_code = EXIT_INPUT
+
+
+class BuildError(ExxoError):
+    """A step of a build failed; `log_tail` holds the end of its log."""
+
+    exit_code = EXIT_BUILD
+
+    def __init__(self, message: str, hint: str | None = None, log_tail: str = "") -> None:
+        super().__init__(message, hint)
+        self.log_tail = log_tail
+
+    def render(self) -> str:
+        head = ""
+        if self.log_tail:
+            head = "---- last lines of the log ----\n" + self.log_tail.rstrip() + "\n-------------------------------\n"
+        return head + super().render()
+
+
+class ValidationError(BuildError):
+    """The built runtime or binary breaks one of exxo's rules (ELF validator)."""
+
+
+class InputError(ExxoError):
+    """A project, venv or file given by the user that exxo cannot use."""
+
+    exit_code = EXIT_INPUT
