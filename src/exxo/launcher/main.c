@@ -1,0 +1,340 @@
+/* exxo launcher: the C main() of every exxo runtime and binary.
+ *
+ * It replaces CPython's Programs/python.c at build time. The executable is
+ *     [ this ELF ][ zip ]
+ * and the zip's EOCD comment (74 bytes, see docs/design.md) says whether an app is appended:
+ *   - no marker or kind 'R' (the bare runtime): behave exactly as python3, stdlib from <exe>/lib/python3.X;
+ *   - kind 'A' with EXXO_PYTHON=1 in the environment (a re-entry: the app ran sys.executable):
+ *     behave as python3 with the app on sys.path;
+ *   - kind 'A' otherwise: run the app, isolated like `python -I`, sys.argv as typed.
+ * For kind 'A' the boot code (marshalled, at boot_offset) is executed as module _exxo_boot before anything
+ * else runs; it installs the importer over the appended zip.
+ *
+ * It also provides the built-in module `_exxo` with memfd_create() made by a raw syscall: a runtime linked
+ * against glibc 2.17 has no memfd_create() wrapper, so os.memfd_create does not exist there.
+ */
+#define PY_SSIZE_T_CLEAN
+#include "Python.h"
+#include "marshal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXXO_EOCD_SIZE 22
+#define EXXO_COMMENT_SIZE 74
+#define EXXO_EXIT_DAMAGED 126
+
+#ifndef SYS_memfd_create
+#define SYS_memfd_create 319 /* x86_64 */
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+
+typedef struct {
+    char kind; /* 0: no marker, 'R': runtime, 'A': app */
+    unsigned long long boot_offset, boot_size, manifest_offset, manifest_size;
+} exxo_marker;
+
+static char exe_path[PATH_MAX];
+
+/* ---- the _exxo built-in module ------------------------------------------------------------------ */
+
+static PyObject *
+exxo_memfd_create(PyObject *self, PyObject *args)
+{
+    const char *name;
+    unsigned int flags = MFD_CLOEXEC;
+    if (!PyArg_ParseTuple(args, "s|I:memfd_create", &name, &flags)) {
+        return NULL;
+    }
+    long fd;
+    Py_BEGIN_ALLOW_THREADS
+    fd = syscall(SYS_memfd_create, name, flags);
+    Py_END_ALLOW_THREADS
+    if (fd < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong(fd);
+}
+
+static PyMethodDef exxo_methods[] = {
+    {"memfd_create", exxo_memfd_create, METH_VARARGS,
+     "memfd_create(name, flags=MFD_CLOEXEC) -> fd, by raw syscall (works on any glibc)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef exxo_module = {
+    PyModuleDef_HEAD_INIT, "_exxo", "exxo launcher helpers", -1, exxo_methods,
+};
+
+static PyObject *
+PyInit__exxo(void)
+{
+    PyObject *m = PyModule_Create(&exxo_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddStringConstant(m, "executable", exe_path) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- reading the executable --------------------------------------------------------------------- */
+
+static int
+parse_hex16(const char *p, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = p[i];
+        int d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else return -1;
+        v = (v << 4) | (unsigned long long)d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Fills *m from the tail of the file; returns 0 (m->kind == 0 when there is no marker). */
+static int
+read_marker(const char *path, exxo_marker *m)
+{
+    unsigned char buf[EXXO_EOCD_SIZE + EXXO_COMMENT_SIZE];
+    memset(m, 0, sizeof(*m));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(buf)) {
+        close(fd);
+        return 0;
+    }
+    ssize_t n = pread(fd, buf, sizeof(buf), st.st_size - (off_t)sizeof(buf));
+    close(fd);
+    if (n != (ssize_t)sizeof(buf)) {
+        return 0;
+    }
+    const char *c = (const char *)buf + EXXO_EOCD_SIZE;
+    if (memcmp(buf, "PK\005\006", 4) != 0 || buf[20] != EXXO_COMMENT_SIZE || buf[21] != 0 ||
+        memcmp(c, "EXXO1", 5) != 0) {
+        return 0;
+    }
+    if ((c[5] != 'R' && c[5] != 'A') || parse_hex16(c + 7, &m->boot_offset) ||
+        parse_hex16(c + 24, &m->boot_size) || parse_hex16(c + 41, &m->manifest_offset) ||
+        parse_hex16(c + 58, &m->manifest_size)) {
+        return -1;
+    }
+    m->kind = c[5];
+    if (m->kind == 'A' &&
+        (m->boot_size == 0 || m->boot_offset + m->boot_size > (unsigned long long)st.st_size ||
+         m->manifest_size == 0 || m->manifest_offset + m->manifest_size > (unsigned long long)st.st_size)) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The absolute path of the running executable, even when started through a symlink or PATH. */
+static int
+find_exe(const char *argv0)
+{
+    if (realpath("/proc/self/exe", exe_path) != NULL) {
+        return 0;
+    }
+    /* /proc not mounted: resolve argv[0] ourselves. */
+    if (argv0 && strchr(argv0, '/')) {
+        return realpath(argv0, exe_path) != NULL ? 0 : -1;
+    }
+    const char *path = getenv("PATH");
+    if (!argv0 || !path) {
+        return -1;
+    }
+    char candidate[PATH_MAX];
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len + strlen(argv0) + 2 < sizeof(candidate)) {
+            memcpy(candidate, len ? path : ".", len ? len : 1);
+            size_t k = len ? len : 1;
+            candidate[k] = '/';
+            strcpy(candidate + k + 1, argv0);
+            if (access(candidate, X_OK) == 0 && realpath(candidate, exe_path) != NULL) {
+                return 0;
+            }
+        }
+        if (!end) break;
+        path = end + 1;
+    }
+    return -1;
+}
+
+static void
+damaged(const char *what)
+{
+    fprintf(stderr, "exxo: %s: %s; the file is damaged or truncated. Rebuild it with `exxo build`.\n",
+            exe_path, what);
+    exit(EXXO_EXIT_DAMAGED);
+}
+
+/* Executes the boot code as module _exxo_boot and calls _exxo_boot._start(...). */
+static int
+run_boot(const exxo_marker *m, int app_mode)
+{
+    int fd = open(exe_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        damaged("cannot reopen the executable to read its boot code");
+    }
+    char *buf = PyMem_RawMalloc(m->boot_size);
+    if (buf == NULL) {
+        close(fd);
+        damaged("out of memory reading the boot code");
+    }
+    ssize_t n = pread(fd, buf, m->boot_size, (off_t)m->boot_offset);
+    close(fd);
+    if (n != (ssize_t)m->boot_size) {
+        PyMem_RawFree(buf);
+        damaged("cannot read the boot code");
+    }
+    PyObject *code = PyMarshal_ReadObjectFromString(buf, (Py_ssize_t)m->boot_size);
+    PyMem_RawFree(buf);
+    if (code == NULL || !PyCode_Check(code)) {
+        PyErr_Clear();
+        damaged("the boot code is not valid bytecode for this runtime");
+    }
+    PyObject *module = PyImport_AddModule("_exxo_boot"); /* borrowed, registered in sys.modules */
+    if (module == NULL) {
+        goto error;
+    }
+    PyObject *dict = PyModule_GetDict(module);
+    PyObject *file = PyUnicode_FromFormat("%s/__exxo__/boot.pyc", exe_path);
+    if (file == NULL || PyDict_SetItemString(dict, "__file__", file) < 0 ||
+        PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        Py_XDECREF(file);
+        goto error;
+    }
+    Py_DECREF(file);
+    PyObject *res = PyEval_EvalCode(code, dict, dict);
+    Py_DECREF(code);
+    code = NULL;
+    if (res == NULL) {
+        goto error;
+    }
+    Py_DECREF(res);
+    res = PyObject_CallMethod(module, "_start", "sKKi", exe_path, m->manifest_offset, m->manifest_size,
+                              app_mode);
+    if (res == NULL) {
+        goto error;
+    }
+    Py_DECREF(res);
+    return 0;
+error:
+    Py_XDECREF(code);
+    fprintf(stderr, "exxo: %s: the boot code failed:\n", exe_path);
+    PyErr_Print();
+    return -1;
+}
+
+static void
+set_wide(PyConfig *config, wchar_t **field, const char *value)
+{
+    PyStatus status = PyConfig_SetBytesString(config, field, value);
+    if (PyStatus_Exception(status)) {
+        PyConfig_Clear(config);
+        Py_ExitStatusException(status);
+    }
+}
+
+static void
+check(PyStatus status, PyConfig *config)
+{
+    if (PyStatus_Exception(status)) {
+        PyConfig_Clear(config);
+        Py_ExitStatusException(status);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    exxo_marker marker;
+    memset(&marker, 0, sizeof(marker));
+    int have_exe = find_exe(argc > 0 ? argv[0] : NULL) == 0;
+    if (have_exe && read_marker(exe_path, &marker) != 0) {
+        damaged("its exxo trailer is corrupt");
+    }
+
+    int app = marker.kind == 'A';
+    const char *reenter = getenv("EXXO_PYTHON");
+    int interpreter = !app || (reenter != NULL && strcmp(reenter, "1") == 0);
+    if (reenter != NULL) {
+        unsetenv("EXXO_PYTHON"); /* for this process only: grandchildren must not inherit it */
+    }
+
+    if (PyImport_AppendInittab("_exxo", PyInit__exxo) < 0) {
+        fprintf(stderr, "exxo: cannot register the _exxo module\n");
+        return 1;
+    }
+
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    /* The stdlib lives in the executable, not in a prefix on disk: getpath's landmark search finds no
+     * lib/python3.X/os.py next to a copied binary, which is expected, so it must not warn. */
+    config.pathconfig_warnings = 0;
+    check(PyConfig_SetBytesArgv(&config, argc, argv), &config);
+
+    /* Without a marker (CPython's own build tree during `make`) the stock search path is right. */
+    if (have_exe && marker.kind != 0) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/lib/python%d.%d", exe_path, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        wchar_t *wpath = Py_DecodeLocale(path, NULL);
+        if (wpath == NULL) {
+            fprintf(stderr, "exxo: cannot decode the executable path\n");
+            return 1;
+        }
+        config.module_search_paths_set = 1;
+        check(PyWideStringList_Append(&config.module_search_paths, wpath), &config);
+        PyMem_RawFree(wpath);
+        if (app) {
+            wchar_t *wexe = Py_DecodeLocale(exe_path, NULL);
+            if (wexe == NULL) {
+                fprintf(stderr, "exxo: cannot decode the executable path\n");
+                return 1;
+            }
+            check(PyWideStringList_Append(&config.module_search_paths, wexe), &config);
+            PyMem_RawFree(wexe);
+            set_wide(&config, &config.executable, exe_path);
+        }
+    }
+
+    if (app && !interpreter) {
+        /* App mode: `python -I -S`, sys.argv exactly as typed, the boot runs the entry point. */
+        config.parse_argv = 0;
+        config.isolated = 1;
+        config.use_environment = 0;
+        config.user_site_directory = 0;
+        config.safe_path = 1;
+        config.site_import = 0;
+        set_wide(&config, &config.run_command, "import _exxo_boot; _exxo_boot.run_app()\n");
+    }
+
+    check(Py_InitializeFromConfig(&config), &config);
+    PyConfig_Clear(&config);
+
+    if (app && run_boot(&marker, !interpreter) != 0) {
+        Py_Finalize();
+        return EXXO_EXIT_DAMAGED;
+    }
+    return Py_RunMain();
+}

@@ -1,0 +1,241 @@
+"""Build CPython from source into an exxo runtime directory.
+
+    <runtime>/bin/python3.X        the executable: static CPython (exxo's launcher as main) + stdlib zip
+    <runtime>/bin/python3, python  symlinks
+    <runtime>/include/python3.X/   headers, so sdists compile against this runtime in an exxo venv
+    <runtime>/lib/python3.X/os.py  landmark only: makes sys.prefix the runtime dir (include/ found)
+    <runtime>/lib/python3.X/config-3.X-x86_64-linux-gnu/Makefile
+    <runtime>/runtime.json         version, ABI, toolchain, glibc floor, components (SBOM)
+
+The steps are plain functions over a `Build` so `bootstrap.py` can report stages between them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from exxo import __version__
+from exxo.errors import BuildError
+from exxo.progress import Reporter
+from exxo.runtime.elfhide import hide_archive_symbols
+
+PACKAGE = resources.files("exxo")
+
+
+def launcher_source() -> bytes:
+    return (PACKAGE / "launcher" / "main.c").read_bytes()
+
+
+def stdlib_script() -> Path:
+    return Path(str(PACKAGE / "runtime" / "make_stdlib_zip.py"))
+
+
+def module_table(minor: str) -> tuple[list[str], dict[str, str]]:
+    """(built-in modules, excluded modules with reasons) for a minor version such as '3.13'."""
+    data = tomllib.loads((PACKAGE / "runtime" / "modules.toml").read_text())
+    builtin = list(data["common"]["builtin"]) + list(data.get(minor, {}).get("builtin", []))
+    excluded = dict(data["common"]["excluded"]) | dict(data.get(minor, {}).get("excluded", {}))
+    return builtin, excluded
+
+
+def check_module_table(srcdir: Path, minor: str) -> None:
+    """Fail loudly when Setup.stdlib.in and modules.toml disagree (a version added or dropped a module)."""
+    text = (srcdir / "Modules" / "Setup.stdlib.in").read_text()
+    in_source = set(re.findall(r"^@MODULE_[A-Z0-9_]+_TRUE@([A-Za-z0-9_]+)", text, re.M))
+    builtin, excluded = module_table(minor)
+    table = set(builtin) | set(excluded)
+    unknown, gone = sorted(in_source - table), sorted(table - in_source)
+    if unknown or gone:
+        raise BuildError(
+            f"CPython {minor}'s Modules/Setup.stdlib.in and exxo's modules.toml disagree: "
+            f"not in the table: {', '.join(unknown) or '-'}; in the table but not in the source: "
+            f"{', '.join(gone) or '-'}",
+            hint="add each new module to [\"" + minor + "\"] builtin (or excluded, with the reason) in "
+            "src/exxo/runtime/modules.toml",
+        )
+
+
+@dataclass
+class Build:
+    version: str  # full release, e.g. "3.13.15"
+    tarball: Path
+    workdir: Path  # scratch space, deleted after a successful build
+    outdir: Path  # the runtime directory being assembled (renamed into place by bootstrap)
+    jobs: int
+    reporter: Reporter
+    env: dict[str, str] = field(default_factory=dict)  # toolchain + deps variables for configure
+    configure_args: list[str] = field(default_factory=list)
+    link_libs: list[str] = field(default_factory=list)
+    wrapper_dir: Path | None = None  # toolchain wrappers; their paths are scrubbed from sysconfig
+    source_date_epoch: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def srcdir(self) -> Path:
+        return self.workdir / f"Python-{self.version}"
+
+
+def extract(b: Build) -> None:
+    with tarfile.open(b.tarball) as tf:
+        tf.extractall(b.workdir, filter="data")
+    if not b.srcdir.is_dir():
+        raise BuildError(f"{b.tarball} does not contain Python-{b.version}/",
+                         hint="pass the official Python-X.Y.Z.tar.xz (or Debian's .orig tarball of it)")
+    check_module_table(b.srcdir, b.minor)
+
+
+def patch(b: Build, python_for_regen: str) -> None:
+    """Our launcher as main(); the encodings package frozen so start-up never opens the stdlib zip."""
+    (b.srcdir / "Programs" / "python.c").write_bytes(launcher_source())
+    freeze = b.srcdir / "Tools" / "build" / "freeze_modules.py"
+    text = freeze.read_text()
+    if "#'<encodings.*>'," not in text:
+        raise BuildError(f"{freeze} changed: cannot enable freezing of the encodings package",
+                         hint="update exxo.runtime.cpython.patch for this CPython version")
+    freeze.write_text(text.replace("#'<encodings.*>',", "'<encodings.*>',"))
+    b.reporter.run([python_for_regen, str(freeze)], cwd=b.srcdir, what="regenerating the frozen-module list")
+
+
+def hide_dep_symbols(lib_dirs: list[Path], reporter: Reporter) -> None:
+    for lib_dir in lib_dirs:
+        stamp = lib_dir / ".exxo-hidden"
+        if stamp.exists():
+            continue
+        for archive in sorted(lib_dir.glob("*.a")):
+            n = hide_archive_symbols(archive, archive)
+            reporter.log(f"hid {n} symbols in {archive}")
+        stamp.write_text("symbols hidden\n")
+
+
+def configure(b: Build) -> None:
+    env = {
+        **b.env,
+        "MODULE_BUILDTYPE": "static",  # every stdlib extension module built in
+        "py_cv_module__tkinter": "n/a",
+        "py_cv_module__gdbm": "n/a",
+        "py_cv_module__dbm": "n/a",
+        "LIBS": " ".join(b.link_libs),
+        "SOURCE_DATE_EPOCH": str(b.source_date_epoch),
+    }
+    args = [
+        "./configure",
+        f"--prefix=/opt/exxo/python{b.minor}",  # placeholder: sys.prefix is computed at run time
+        "--disable-shared",
+        "--disable-test-modules",
+        "--with-ensurepip=no",
+        "--without-system-expat",
+        "--with-readline=editline",
+        *b.configure_args,
+    ]
+    if b.minor in ("3.11", "3.12", "3.13", "3.14"):
+        args.append("--without-system-libmpdec")
+    b.reporter.run(args, cwd=b.srcdir, env=env, what="configure")
+
+
+def compile_(b: Build) -> None:
+    env = {"SOURCE_DATE_EPOCH": str(b.source_date_epoch)}
+    b.reporter.run(["make", f"-j{b.jobs}"], cwd=b.srcdir, env=env, what="make")
+    if not (b.srcdir / "python").is_file():
+        raise BuildError("make finished without producing ./python", log_tail="")
+
+
+def _sysconfigdata(b: Build) -> Path:
+    found = sorted((b.srcdir / "build").glob("lib.*/_sysconfigdata_*.py"))
+    if not found:
+        raise BuildError("the build produced no _sysconfigdata file")
+    return found[0]
+
+
+def _scrub(text: str, b: Build) -> str:
+    """Replace the toolchain's wrapper paths by plain `cc`/`c++`/`ar`: the user's machine compiles sdists."""
+    if b.wrapper_dir is None:
+        return text
+    for tool in ("c++", "cc", "ar", "ranlib"):
+        text = text.replace(f"{b.wrapper_dir}/{tool}", tool)
+    return text
+
+
+def install(b: Build) -> Path:
+    """Assemble the runtime dir; returns the unstripped ELF for validation."""
+    out = b.outdir
+    minor = b.minor
+    stage = b.workdir / "stage"
+    b.reporter.run(["make", "inclinstall", f"DESTDIR={stage}"], cwd=b.srcdir, what="installing headers")
+    prefix = stage / f"opt/exxo/python{minor}"
+    (out / "bin").mkdir(parents=True)
+    shutil.copytree(prefix / "include", out / "include")
+    libdir = out / "lib" / f"python{minor}"
+    config_dir = libdir / f"config-{minor}-x86_64-linux-gnu"
+    config_dir.mkdir(parents=True)
+    (config_dir / "Makefile").write_text(_scrub((b.srcdir / "Makefile").read_text(), b))
+    shutil.copy2(b.srcdir / "Lib" / "os.py", libdir / "os.py")  # getpath landmark: sys.prefix = runtime dir
+
+    sysconfigdata = _sysconfigdata(b)
+    scrubbed = b.workdir / sysconfigdata.name
+    scrubbed.write_text(_scrub(sysconfigdata.read_text(), b))
+    zip_path = b.workdir / "stdlib.zip"
+    b.reporter.run([str(b.srcdir / "python"), "-I", str(stdlib_script()), str(b.srcdir / "Lib"), str(scrubbed),
+                    str(zip_path)], cwd=b.srcdir, what="byte-compiling the stdlib")
+
+    elf = b.workdir / "python.elf"
+    shutil.copy2(b.srcdir / "python", elf)
+    stripped = b.workdir / "python.stripped"
+    b.reporter.run(["strip", "--strip-all", "-o", str(stripped), str(elf)], what="strip")
+    exe = out / "bin" / f"python{minor}"
+    with open(exe, "wb") as f:
+        f.write(stripped.read_bytes())
+        f.write(zip_path.read_bytes())
+    exe.chmod(0o755)
+    for alias in ("python3", "python"):
+        (out / "bin" / alias).symlink_to(exe.name)
+    return elf
+
+
+def built_in_modules(python: Path) -> list[str]:
+    out = subprocess.run([str(python), "-I", "-c", "import sys; print(' '.join(sys.builtin_module_names))"],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def write_metadata(b: Build, report_max_glibc: str, exported: int) -> dict[str, Any]:
+    builtin, excluded = module_table(b.minor)
+    soabi = subprocess.run(
+        [str(b.outdir / "bin" / f"python{b.minor}"), "-I", "-c",
+         "import sys, sysconfig; print(sysconfig.get_config_var('SOABI')); print(sys.version)"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    meta = {
+        "format": 1,
+        "exxo_version": __version__,
+        "python_version": b.version,
+        "soabi": soabi[0],
+        "sys_version": soabi[1],
+        "glibc_max": report_max_glibc,
+        "exported_symbols": exported,
+        "builtin_modules": builtin,
+        "excluded_modules": excluded,
+        "stdlib_left_out": "test suites, idlelib, tkinter, turtle/turtledemo, __phello__ (see make_stdlib_zip.py)",
+        **b.meta,
+    }
+    (b.outdir / "runtime.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return meta
+
+
+def python_for_regen() -> str:
+    """Any Python >= 3.10 runs CPython's freeze_modules.py; the one running exxo will do."""
+    import sys
+
+    return os.environ.get("EXXO_PYTHON_FOR_REGEN", sys.executable)

@@ -1,0 +1,81 @@
+"""Byte-compile CPython's Lib/ and write it as the runtime's stdlib zip.
+
+Run by the freshly built interpreter (bytecode is version-specific), stdlib only:
+
+    ./python make_stdlib_zip.py LIBDIR SYSCONFIGDATA OUT.zip
+
+Members are `lib/python3.X/<path>.pyc` in the legacy layout (zipimport and exxo's importer read them
+without recompiling), plus the data files packages need. Deterministic: sorted names, fixed timestamps,
+unchecked-hash pycs (no source mtime inside). The zip comment is exxo's 74-byte runtime marker.
+"""
+
+import importlib.util
+import os
+import sys
+import zipfile
+
+# Left out of the runtime: test suites, the IDE and GUI toolkits, demo code. A shipped app never needs them.
+EXCLUDED_DIRS = {"test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "__pycache__", "site-packages"}
+EXCLUDED_FILES = {"turtle.py", "__phello__", "_pyrepl/_minimal_curses.py"}
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+MARKER = b"EXXO1R" + b"".join(b" " + b"0" * 16 for _ in range(4))
+
+
+def members(libdir):
+    for root, dirs, files in os.walk(libdir):
+        dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith("__phello__"))
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, libdir).replace(os.sep, "/")
+            if rel in EXCLUDED_FILES or name in EXCLUDED_FILES or name.endswith((".pyc", ".pyo")):
+                continue
+            yield rel, path
+
+
+def pyc_bytes(path, rel):
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, "<stdlib>/" + rel, "exec", dont_inherit=True, optimize=0)
+    # Unchecked-hash pyc: valid whatever the source's mtime, so the build is reproducible.
+    return importlib._bootstrap_external._code_to_hash_pyc(
+        code, importlib.util.source_hash(source), checked=False
+    )
+
+
+def main(libdir, sysconfigdata, out):
+    prefix = "lib/python%d.%d/" % sys.version_info[:2]
+    entries = {}
+    for rel, path in members(libdir):
+        if rel.endswith(".py"):
+            try:
+                entries[prefix + rel[:-3] + ".pyc"] = pyc_bytes(path, rel)
+            except SyntaxError:
+                continue  # lib2to3-style test data written in old syntax
+        else:
+            with open(path, "rb") as f:
+                entries[prefix + rel] = f.read()
+    name = os.path.basename(sysconfigdata)
+    entries[prefix + name[:-3] + ".pyc"] = pyc_bytes(sysconfigdata, name)
+    tmp = out + ".tmp"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        dirs = set()
+        for arcname in sorted(entries):
+            parts = arcname.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i]) + "/"
+                if d not in dirs:
+                    dirs.add(d)
+                    info = zipfile.ZipInfo(d, FIXED_DATE)
+                    info.external_attr = (0o40755 << 16) | 0x10
+                    zf.writestr(info, b"")
+            info = zipfile.ZipInfo(arcname, FIXED_DATE)
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, entries[arcname])
+        zf.comment = MARKER
+    os.replace(tmp, out)
+    print("%d members" % len(entries))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,126 @@
+"""The ELF validator, run on every runtime `exxo bootstrap` builds (and by the tests).
+
+Fails the build when the executable
+- needs a shared library outside glibc's own set,
+- exports a dynamic symbol that is not Python's C API (OpenSSL, SQLite, libffi... must stay private),
+- lacks a C-API symbol that manylinux extensions use,
+- needs a glibc symbol version above the cap (default 2.17, the manylinux2014 baseline),
+- defines libm/libc functions itself (zig's compiler_rt shadowing glibc's `log2`: wrong results),
+- or cannot import a built-in module of the table.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import SymbolTableSection
+from packaging.version import Version
+
+from exxo.errors import ValidationError
+
+ALLOWED_NEEDED = {
+    "libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+    "libutil.so.1", "libcrypt.so.1",
+}
+# Symbols every executable may export besides the C API (linker-made markers).
+_LINKER_SYMBOLS = {"_init", "_fini", "_start", "__bss_start", "_end", "_edata", "__data_start", "data_start",
+                   "_IO_stdin_used", "__dso_handle", "__libc_csu_init", "__libc_csu_fini", "main"}
+_CAPI = re.compile(r"^_?(Py|PY)")
+# A sample of the C API that real wheels import; all must be exported.
+REQUIRED_EXPORTS = ["Py_Initialize", "PyModule_Create2", "PyModule_FromDefAndSpec2", "PyType_Ready",
+                    "PyArg_ParseTuple", "PyArg_ParseTupleAndKeywords", "_Py_NoneStruct", "PyExc_TypeError",
+                    "PyLong_FromLong", "PyUnicode_FromString", "PyErr_SetString", "PyGILState_Ensure",
+                    "_Py_Dealloc", "PyCapsule_Import", "PyObject_GetAttrString", "Py_BuildValue"]
+# libm/libc functions that zig's compiler_rt also defines; they must come from glibc.
+SHADOW_CHECK = ["log2", "log", "log10", "exp", "exp2", "sin", "cos", "tan", "sqrt", "fma", "fmod", "floor",
+                "ceil", "round", "trunc", "memcpy", "memmove", "memset", "memcmp", "strlen"]
+
+
+@dataclass
+class Report:
+    path: Path
+    needed: list[str] = field(default_factory=list)
+    max_glibc: str = "0"
+    exported: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
+    report = Report(path)
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        versions: set[str] = set()
+        local_defs: set[str] = set()
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                report.needed = [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+            elif isinstance(section, GNUVerNeedSection):
+                for _verneed, aux_iter in section.iter_versions():
+                    versions.update(aux.name for aux in aux_iter)
+            elif isinstance(section, SymbolTableSection) and section.name == ".dynsym":
+                exported = [s.name for s in section.iter_symbols()
+                            if s.name and s["st_shndx"] != "SHN_UNDEF"
+                            and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")]
+                report.exported = len(exported)
+                foreign = sorted(n for n in exported if not _CAPI.match(n) and n not in _LINKER_SYMBOLS)
+                if foreign:
+                    families = sorted({re.split(r"_", n.lstrip("_"))[0] + "_*" for n in foreign})
+                    report.problems.append(
+                        f"{len(foreign)} non-Python symbols are exported ({', '.join(families[:12])}); "
+                        f"e.g. {', '.join(foreign[:5])}")
+                missing = sorted(set(REQUIRED_EXPORTS) - set(exported))
+                if missing:
+                    report.problems.append(f"C-API symbols not exported: {', '.join(missing)}")
+            elif isinstance(section, SymbolTableSection) and section.name == ".symtab":
+                local_defs = {s.name for s in section.iter_symbols()
+                              if s.name in SHADOW_CHECK and s["st_shndx"] != "SHN_UNDEF"
+                              and s["st_info"]["type"] == "STT_FUNC"}
+    glibc = sorted((v for v in versions if v.startswith("GLIBC_") and v[6:7].isdigit()),
+                   key=lambda v: Version(v[6:]))
+    report.max_glibc = glibc[-1][6:] if glibc else "0"
+    outside = sorted(set(report.needed) - ALLOWED_NEEDED)
+    if outside:
+        report.problems.append(f"needs shared libraries outside glibc: {', '.join(outside)}")
+    if Version(report.max_glibc) > Version(glibc_cap):
+        report.problems.append(f"needs GLIBC_{report.max_glibc}, above the cap GLIBC_{glibc_cap}")
+    if local_defs:
+        report.problems.append(
+            f"defines libm/libc functions itself ({', '.join(sorted(local_defs))}): the toolchain's "
+            "compiler runtime shadows glibc's (wrong math results)")
+    return report
+
+
+def check_imports(python: Path, modules: list[str]) -> list[str]:
+    """Import each built-in module in the runtime copied alone; return the problems."""
+    code = (
+        "import importlib, sys\n"
+        f"mods = {modules!r}\n"
+        "bad = [m for m in mods if m not in sys.builtin_module_names]\n"
+        "for m in mods:\n"
+        "    try: importlib.import_module(m)\n"
+        "    except Exception as e: bad.append(f'{m} ({type(e).__name__}: {e})')\n"
+        "print('\\n'.join(bad))\n"
+    )
+    proc = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        return [f"the runtime failed to start: {proc.stderr.strip()[-800:]}"]
+    return [f"built-in module missing or broken: {line}" for line in proc.stdout.splitlines() if line]
+
+
+def validate(elf_path: Path, python: Path | None, modules: list[str], glibc_cap: str = "2.17") -> Report:
+    """Raise ValidationError listing every problem; return the report when there is none."""
+    report = inspect_elf(elf_path, glibc_cap)
+    if python is not None:
+        report.problems.extend(check_imports(python, modules))
+    if report.problems:
+        raise ValidationError(
+            f"the runtime {elf_path} failed validation:\n  - " + "\n  - ".join(report.problems),
+            hint="this is a bug in exxo's runtime recipe; please report it with the build log",
+        )
+    return report
