@@ -1,0 +1,163 @@
+"""`exxo bootstrap`: build (or find) the runtime for a CPython version, cached per user.
+
+    $XDG_CACHE_HOME/exxo/runtimes/cpython-<version>-<recipe hash>/
+
+The runtime is assembled in a temp dir beside its final place and renamed into place only once it has
+been validated, so a crash or Ctrl-C never leaves a half runtime. A second call finds it and returns at once.
+The recipe hash covers everything that changes the result: the source's sha256, the launcher, the recipe
+code, the module table and the toolchain/library recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from exxo.progress import Reporter
+from exxo.runtime import cpython, sources, validate
+
+RECIPE_FILES = ["launcher/main.c", "runtime/cpython.py", "runtime/make_stdlib_zip.py", "runtime/modules.toml",
+                "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
+GLIBC_CAP = os.environ.get("EXXO_GLIBC_CAP", "2.17")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    dir: Path
+    version: str  # full release, e.g. "3.13.15"
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def python(self) -> Path:
+        return self.dir / "bin" / f"python{self.minor}"
+
+    def metadata(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads((self.dir / "runtime.json").read_text())
+        return data
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "exxo"
+
+
+def recipe_hash(source: sources.Source) -> str:
+    h = hashlib.sha256()
+    h.update(f"source:{source.version}:{','.join(source.sha256s)}\n".encode())
+    pkg = resources.files("exxo")
+    for rel in RECIPE_FILES:
+        h.update(f"file:{rel}\n".encode())
+        h.update((pkg / rel).read_bytes())
+    h.update(f"glibc-cap:{GLIBC_CAP}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def runtime_dir(source: sources.Source) -> Path:
+    return cache_root() / "runtimes" / f"cpython-{source.version}-{recipe_hash(source)}"
+
+
+def find_runtime(version: str) -> Runtime | None:
+    """The cached runtime for `version` ("3.13" or "3.13.15"), without building."""
+    source = sources.resolve(version)
+    path = runtime_dir(source)
+    if (path / "runtime.json").is_file():
+        return Runtime(path, source.version)
+    return None
+
+
+def ensure_runtime(
+    version: str = "3.13",
+    reporter: Reporter | None = None,
+    *,
+    source_override: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+) -> Runtime:
+    """Return the runtime for `version`, building it first when it is not cached (or `force`)."""
+    source = sources.resolve(version)
+    final = runtime_dir(source)
+    if (final / "runtime.json").is_file() and not force:
+        return Runtime(final, source.version)
+    own_reporter = reporter is None
+    root = cache_root()
+    log_path = root / "logs" / f"bootstrap-cpython-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    rep = reporter or Reporter(log_path)
+    try:
+        return _build(source, final, rep, source_override, jobs or os.cpu_count() or 2)
+    finally:
+        if own_reporter:
+            rep.close()
+
+
+def _build(source: sources.Source, final: Path, rep: Reporter, source_override: str | None,
+           jobs: int) -> Runtime:
+    from exxo.runtime import deps as deps_mod
+    from exxo.runtime import toolchain as toolchain_mod
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".build-{source.version}-", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".new-{final.name}-", dir=final.parent))
+    staging.rmdir()  # cpython.install creates it
+    started = time.monotonic()
+    try:
+        rep.stage(f"download/verify CPython {source.version} source")
+        tarball = sources.fetch(source, source_override, rep)
+
+        rep.stage("toolchain")
+        tc = toolchain_mod.zig_toolchain(work / "toolchain", rep)
+
+        rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses, libedit, uuid)")
+        built = deps_mod.build_deps(tc, jobs, rep, cache_root())
+        cpython.hide_dep_symbols([Path(p) / "lib" for p in built.prefixes], rep)
+
+        b = cpython.Build(
+            version=source.version, tarball=tarball, workdir=work, outdir=staging, jobs=jobs, reporter=rep,
+            env={**tc.env(), **built.configure_env}, configure_args=list(getattr(built, "configure_args", [])),
+            link_libs=tc.link_libs(), wrapper_dir=getattr(tc, "wrapper_dir", None),
+            source_date_epoch=int(os.environ.get("SOURCE_DATE_EPOCH", "1700000000")),
+            meta={"toolchain": tc.name, "components": built.components,
+                  "source": {"file": tarball.name, "sha256": source.sha256s[0] if source.sha256s else None}},
+        )
+        rep.stage("extract and patch")
+        cpython.extract(b)
+        cpython.patch(b, cpython.python_for_regen())
+        rep.stage("configure")
+        cpython.configure(b)
+        rep.stage(f"compile (make -j{jobs})")
+        cpython.compile_(b)
+        rep.stage("install (stdlib zip, headers)")
+        elf = cpython.install(b)
+
+        rep.stage("validate")
+        modules, _excluded = cpython.module_table(b.minor)
+        alone = work / "alone"
+        alone.mkdir()
+        shutil.copy2(staging / "bin" / f"python{b.minor}", alone / "python3")  # no lib/ beside it
+        report = validate.validate(elf, alone / "python3", modules, GLIBC_CAP)
+        rep.log(f"validator: NEEDED={report.needed} max GLIBC_{report.max_glibc}, {report.exported} exports")
+        cpython.write_metadata(b, report.max_glibc, report.exported)
+
+        if final.exists():  # --force: move the old one aside, then replace
+            old = final.with_name(final.name + f".old-{os.getpid()}")
+            final.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        staging.rename(final)
+        rep.info(f"runtime CPython {source.version} ready in {time.monotonic() - started:.0f}s: "
+                 f"{final} (needs GLIBC_{report.max_glibc} at most)")
+        shutil.rmtree(work, ignore_errors=True)
+        return Runtime(final, source.version)
+    except BaseException:
+        # Nothing half-built stays behind: the staging dir and the scratch space go, the log stays.
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
