@@ -1,0 +1,35 @@
+"""The reference interpreter for benchmarks: the same CPython release built normally (gcc, `./configure &&
+make`, no exxo changes), cached under ~/.cache/exxo/bench/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+from exxo.runtime import sources
+from exxo.runtime.bootstrap import cache_root
+
+
+def reference_python(version: str) -> Path:
+    src = sources.resolve(version)
+    dest = cache_root() / "bench" / f"cpython-{src.version}-gcc"
+    python = dest / "bin" / "python3"
+    if python.exists():
+        return python
+    tarball = sources.fetch(src, None, None)
+    work = dest.with_name(dest.name + ".work")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    with tarfile.open(tarball) as tf:
+        tf.extractall(work, filter="data")
+    srcdir = work / f"Python-{src.version}"
+    jobs = str(os.cpu_count() or 2)
+    subprocess.run(["./configure", f"--prefix={dest}", "--with-ensurepip=no"], cwd=srcdir, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["make", f"-j{jobs}"], cwd=srcdir, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "install"], cwd=srcdir, check=True, stdout=subprocess.DEVNULL)
+    shutil.rmtree(work, ignore_errors=True)
+    return python
