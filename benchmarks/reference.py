@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 from exxo.runtime import sources
@@ -23,8 +22,7 @@ def reference_python(version: str) -> Path:
     work = dest.with_name(dest.name + ".work")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    with tarfile.open(tarball) as tf:
-        tf.extractall(work, filter="data")
+    sources.extract(tarball, work)
     srcdir = work / f"Python-{src.version}"
     jobs = str(os.cpu_count() or 2)
     subprocess.run(["./configure", f"--prefix={dest}", "--with-ensurepip=no"], cwd=srcdir, check=True,

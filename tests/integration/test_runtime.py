@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -167,10 +166,7 @@ def test_cpython_regression_selection(runtime: Runtime, tmp_path: Path) -> None:
 
     src = sources.resolve(runtime.version)
     tarball = sources.fetch(src, None, None)
-    with tarfile.open(tarball) as tf:
-        prefix = f"Python-{runtime.version}/Lib/test/"
-        members = [m for m in tf.getmembers() if m.name.startswith(prefix)]
-        tf.extractall(tmp_path, members=members, filter="data")
+    sources.extract(tarball, tmp_path, prefix=f"Python-{runtime.version}/Lib/test/")
     libdir = tmp_path / f"Python-{runtime.version}" / "Lib"
     env = {**os.environ, "PYTHONPATH": str(libdir)}
     proc = run([str(runtime.python), "-m", "test", "-j2", "--timeout", "900", *REGRTESTS],

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +26,7 @@ from typing import Any
 from exxo import __version__
 from exxo.errors import BuildError
 from exxo.progress import Reporter
+from exxo.runtime import sources
 from exxo.runtime.elfhide import hide_archive_symbols
 
 PACKAGE = resources.files("exxo")
@@ -90,8 +90,7 @@ class Build:
 
 
 def extract(b: Build) -> None:
-    with tarfile.open(b.tarball) as tf:
-        tf.extractall(b.workdir, filter="data")
+    sources.extract(b.tarball, b.workdir)
     if not b.srcdir.is_dir():
         raise BuildError(f"{b.tarball} does not contain Python-{b.version}/",
                          hint="pass the official Python-X.Y.Z.tar.xz (or Debian's .orig tarball of it)")

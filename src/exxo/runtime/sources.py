@@ -220,3 +220,18 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def extract(tarball: Path, dest: Path, prefix: str = "") -> None:
+    """Extract `tarball` (only members under `prefix`, if given) into dest, refusing unsafe members."""
+    import tarfile
+
+    with tarfile.open(tarball) as tf:
+        members = [m for m in tf.getmembers() if m.name.startswith(prefix)]
+        for m in members:
+            if m.name.startswith("/") or ".." in Path(m.name).parts:
+                raise SourceError(f"{tarball} has an unsafe member {m.name!r}", hint="use the official tarball")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 / 3.12
+            tf.extractall(dest, members=members, filter="data")
+        else:
+            tf.extractall(dest, members=members)
