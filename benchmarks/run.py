@@ -48,7 +48,7 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
 def compare(label: str, commands: dict[str, list[str]], runs: int, reference: str) -> list[str]:
     """Interleave the commands `runs` times; return report lines with medians and ratios to `reference`."""
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for name, argv in commands.items():  # warm-up (page cache)
+    for argv in commands.values():  # warm-up (page cache)
         timed(argv)
     for _ in range(runs):
         for name, argv in commands.items():

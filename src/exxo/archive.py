@@ -82,13 +82,13 @@ def zip_start(data: bytes) -> int | None:
     if data[eocd:eocd + 4] != b"PK\x05\x06" or not data[eocd + EOCD_SIZE:].startswith(b"EXXO1"):
         return None
     cd_size, cd_offset = struct.unpack("<II", data[eocd + 12:eocd + 20])
-    return eocd - cd_size - cd_offset
+    return int(eocd - cd_size - cd_offset)
 
 
 def elf_facts(name: str, data: bytes) -> dict[str, Any]:
+    from elftools.common.exceptions import ELFError
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
-    from elftools.common.exceptions import ELFError
 
     facts: dict[str, Any] = {"soname": None, "needed": [], "sha256": hashlib.sha256(data).hexdigest()}
     try:
@@ -97,9 +97,12 @@ def elf_facts(name: str, data: bytes) -> dict[str, Any]:
             if isinstance(section, DynamicSection):
                 for tag in section.iter_tags():
                     if tag.entry.d_tag == "DT_NEEDED":
-                        facts["needed"].append(tag.needed)
+                        facts["needed"].append(tag.needed)  # type: ignore[attr-defined]
                     elif tag.entry.d_tag == "DT_SONAME":
-                        facts["soname"] = tag.soname
+                        facts["soname"] = tag.soname  # type: ignore[attr-defined]
+        dynstr = elf.get_section_by_name(".dynstr")
+        if dynstr is not None:  # where the boot may rewrite DT_NEEDED names (memfd loading)
+            facts["dynstr"] = [dynstr["sh_offset"], dynstr["sh_size"]]
         facts["type"] = elf.header["e_type"]
     except ELFError as exc:  # a file named like a library but not a valid ELF: keep it as data
         facts["error"] = str(exc)
@@ -167,7 +170,7 @@ def write_binary(
     build_id.update(json.dumps([entry, native_mode, python_info], sort_keys=True).encode())
 
     buf = io.BytesIO()
-    files: dict[str, list[int]] = {}
+    files: dict[str, list[int]] = {}  # offsets relative to the zip's start (relocatable, e.g. by upx)
     elf_info: dict[str, Any] = {}
     base = len(elf)
     with zipfile.ZipFile(buf, "w") as zf:
@@ -186,12 +189,12 @@ def write_binary(
             header_at = buf.tell()
             zf.writestr(info, data, compresslevel=6)
             data_at = header_at + 30 + len(info.filename.encode()) + len(info.extra)
-            files[name] = [base + data_at, info.compress_size, len(data),
+            files[name] = [data_at, info.compress_size, len(data),
                            0 if stored else 8, 0]
             if is_elf:
                 elf_info[name] = elf_facts(name, data)
         boot = files[BOOT]
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": FORMAT,
             "exxo_version": __version__,
             "python": python_info,
@@ -202,14 +205,14 @@ def write_binary(
             "files": files,
             "elf": elf_info,
         }
-        manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
         info = zipfile.ZipInfo(MANIFEST, date)
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o100644 << 16
-        header_at = buf.tell()
+        manifest["manifest_at"] = buf.tell() + 30 + len(MANIFEST)  # no extra field on a fresh ZipInfo
+        manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
         zf.writestr(info, manifest_bytes)
-        manifest_at = base + header_at + 30 + len(MANIFEST) + len(info.extra)
-        zf.comment = marker(b"A", (boot[0], boot[2]), (manifest_at, len(manifest_bytes)))
+        zf.comment = marker(b"A", (base + boot[0], boot[2]),
+                            (base + manifest["manifest_at"], len(manifest_bytes)))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -226,6 +229,33 @@ def write_binary(
             os.unlink(tmp)
         raise
     return BinaryInfo(out, manifest["build_id"], len(elf), len(buf.getvalue()), len(names))
+
+
+def relocate(zip_bytes: bytes, elf: bytes) -> bytes:
+    """`elf` + the same zip: member offsets are relative to the zip, only the comment's two change."""
+    comment = zip_bytes[-COMMENT_SIZE:]
+    nums = [int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
+    zip_at = _zip_base(zip_bytes, nums[2], nums[3])
+    delta = len(elf) - zip_at
+    new = marker(b"A", (nums[0] + delta, nums[1]), (nums[2] + delta, nums[3]))
+    return elf + zip_bytes[:-COMMENT_SIZE] + new
+
+
+def _zip_base(zip_bytes: bytes, moff: int, msize: int) -> int:
+    """The absolute offset the zip started at when the comment was written (manifest_at is zip-relative)."""
+    eocd = len(zip_bytes) - EOCD_SIZE - COMMENT_SIZE
+    cd_size, cd_offset = struct.unpack("<II", zip_bytes[eocd + 12:eocd + 20])
+    start = eocd - cd_size - cd_offset  # 0 when zip_bytes is exactly the zip
+    # The manifest's data lies at manifest_at (zip-relative); the comment holds its absolute offset.
+    rel = int(json.loads(zip_bytes[start:][_manifest_slice(zip_bytes[start:], msize)])["manifest_at"])
+    return moff - rel
+
+
+def _manifest_slice(z: bytes, msize: int) -> slice:
+    info = zipfile.ZipFile(io.BytesIO(z)).getinfo(MANIFEST)
+    name_len, extra_len = struct.unpack("<HH", z[info.header_offset + 26:info.header_offset + 30])
+    at = info.header_offset + 30 + name_len + extra_len
+    return slice(at, at + msize)
 
 
 def read_info(path: Path) -> dict[str, Any]:
@@ -264,6 +294,6 @@ def read_info(path: Path) -> dict[str, Any]:
     manifest["_sizes"] = {"file": size, "runtime": zip_at, "zip": size - zip_at}
     # Check that the zip is whole: its last member's data must end inside the file.
     for name, (off, csize, _usize, _method, _d) in manifest["files"].items():
-        if off + csize > size:
+        if zip_at + off + csize > size:
             raise InputError(f"{path}: damaged exxo binary ({name} extends past the end; truncated?)")
     return manifest

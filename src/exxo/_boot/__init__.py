@@ -16,7 +16,8 @@ _json = __import__("_json")
 _io = __import__("_io")
 
 EXE = ""
-INDEX = {}  # member name -> [data_offset, compressed_size, size, method, is_dir]
+INDEX = {}  # member name -> [data_offset (zip-relative), compressed_size, size, method, is_dir]
+BASE = 0  # absolute file offset of the zip's start
 ELF = {}  # member name -> {"soname", "needed", "sha256", "dynstr"}
 MANIFEST = {}
 APP_MODE = False
@@ -44,7 +45,7 @@ def read_member(name):
     offset, csize, size, method, is_dir = INDEX[name]
     if is_dir:
         raise IsADirectoryError(21, "Is a directory", EXE + "/" + name)
-    data = _pread(csize, offset)
+    data = _pread(csize, BASE + offset)
     if method == 8:
         import zlib
 
@@ -80,7 +81,7 @@ def _load_boot_module(name):
 
 
 def _start(exe, manifest_offset, manifest_size, app_mode):
-    global EXE, INDEX, ELF, MANIFEST, APP_MODE, _fd
+    global EXE, INDEX, ELF, MANIFEST, APP_MODE, BASE, _fd
     import os
 
     EXE = exe
@@ -93,6 +94,7 @@ def _start(exe, manifest_offset, manifest_size, app_mode):
         raise SystemExit("exxo: " + exe + ": damaged binary (manifest truncated); rebuild it with `exxo build`")
     MANIFEST = _parse_json(raw.decode("utf-8"))
     INDEX = MANIFEST["files"]
+    BASE = manifest_offset - MANIFEST["manifest_at"]
     ELF = MANIFEST.get("elf", {})
     sys._exxo_runtime = MANIFEST["python"].get("version")
 

@@ -186,7 +186,7 @@ def file_path(member):
         tried = (_memfd_error + "; " if _memfd_error else "") + "cache %s: %s" % (_cache_dir(), exc)
         raise NativeLoadError("exxo: cannot load native code %s from %s (%s). Set XDG_CACHE_HOME to a writable "
                               "directory or make /proc and memfd_create available" % (member, EXE, tried),
-                              name=member)
+                              name=member) from None
 
 
 def load_library(member, mode_flags=None):

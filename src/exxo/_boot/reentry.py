@@ -10,10 +10,9 @@ Bundled executables (`<binary>/pkg/bin/tool`) are run from a memfd: the program 
 /proc/self/fd path.
 """
 
+import _posixsubprocess
 import os
 import sys
-
-import _posixsubprocess
 
 from _exxo_boot import EXE
 
@@ -55,7 +54,7 @@ def fork_exec(*args):
     elif executables:
         swapped = [_bundled(p) for p in executables]
         if any(swapped):
-            args[1] = [os.fsencode(s) if s else p for s, p in zip(swapped, executables)]
+            args[1] = [os.fsencode(s) if s else p for s, p in zip(swapped, executables, strict=True)]
     return _orig["fork_exec"](*args)
 
 

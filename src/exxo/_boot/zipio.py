@@ -12,7 +12,7 @@ import os
 import stat as _stat
 import sys
 
-from _exxo_boot import INDEX, EXE, read_member
+from _exxo_boot import EXE, INDEX, read_member
 
 _PREFIX = EXE + "/"
 _BPREFIX = os.fsencode(_PREFIX)

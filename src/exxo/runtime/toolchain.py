@@ -40,11 +40,12 @@ class Toolchain:
     libgcc: Path
 
     def env(self) -> dict[str, str]:
+        # No CXX: nothing in the runtime is C++, and configure scripts that merely probe for a C++ compiler
+        # would make zig build its libc++ (10 minutes on 2 cores); they find the system's g++ instead.
         empty = self.wrapper_dir / "no-pkgconfig"
         empty.mkdir(exist_ok=True)
         return {
             "CC": str(self.wrapper_dir / "cc"),
-            "CXX": str(self.wrapper_dir / "c++"),
             "AR": str(self.wrapper_dir / "ar"),
             "RANLIB": str(self.wrapper_dir / "ranlib"),
             "CFLAGS": CFLAGS,
@@ -73,7 +74,7 @@ def _libgcc() -> Path:
 def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
     """Write cc/c++/ar/ranlib wrappers around `python -m ziglang` into workdir."""
     try:
-        import ziglang  # noqa: F401
+        import ziglang  # type: ignore[import-untyped]  # noqa: F401
     except ImportError as exc:
         raise BuildError("the zig toolchain (PyPI package ziglang) is not installed",
                          hint="pip install 'ziglang==0.17.1' (a dependency of exxo)") from exc

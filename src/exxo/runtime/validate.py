@@ -59,7 +59,8 @@ def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
         local_defs: set[str] = set()
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
-                report.needed = [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+                report.needed = [t.needed for t in section.iter_tags()  # type: ignore[attr-defined]
+                                 if t.entry.d_tag == "DT_NEEDED"]
             elif isinstance(section, GNUVerNeedSection):
                 for _verneed, aux_iter in section.iter_versions():
                     versions.update(aux.name for aux in aux_iter)

@@ -1,0 +1,91 @@
+"""`exxo build`: the project in an exxo venv -> one executable (runtime + zip), see docs/design.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from exxo import archive, collect, project
+from exxo.errors import InputError
+from exxo.venv import is_exxo_venv, read_cfg, venv_python
+
+EPILOG = """examples:
+  exxo build                         # the project in ., the active exxo venv -> dist/<script name>
+  exxo build -s ~/src/app -o /tmp/app
+  exxo build --entry app-admin       # the project has several console scripts
+  exxo build --main app.cli:main     # no console script: name the function
+  exxo build -c                      # compress the runtime part with upx
+
+[tool.exxo] in pyproject.toml takes the same settings (flags override it):
+  [tool.exxo]
+  entry = "app"          # or main = "app.cli:main"
+  output = "dist/app"
+  compress = false
+  native = "memfd"       # or "cache"
+  exclude = ["*/tests/*"]
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("build", help="build the project into one executable",
+                       description="Install the project into the exxo venv, then write one executable: the exxo "
+                       "runtime with the project and its dependencies appended.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-s", "--source", type=Path, default=Path("."), metavar="SRC", help="project directory (.)")
+    p.add_argument("-o", "--output", type=Path, help="output file (default: SRC/dist/<script name>)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--main", metavar="MOD:FUNC", help="run this function instead of a console script")
+    group.add_argument("--entry", metavar="NAME", help="the console script to build (when there are several)")
+    p.add_argument("-c", "--compress", action="store_true", default=None, help="compress the runtime with upx")
+    p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
+    p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
+    p.set_defaults(run=run)
+
+
+def find_venv(given: Path | None) -> Path:
+    env = given or (Path(os.environ["VIRTUAL_ENV"]) if os.environ.get("VIRTUAL_ENV") else None)
+    if env is None:
+        raise InputError("no exxo venv: none is active and --venv was not given",
+                         hint="make one and activate it:\n  exxo venv /tmp/env && . /tmp/env/bin/activate\n"
+                              "then pip install your project's dependencies and run exxo build again")
+    if not venv_python(env).exists():
+        raise InputError(f"{env} is not a virtualenv (no bin/python)", hint="make one with: exxo venv DIR")
+    if not is_exxo_venv(env):
+        raise InputError(f"{env} is a virtualenv, but not an exxo venv: its interpreter is not the exxo runtime",
+                         hint="make one with: exxo venv DIR, install your project's dependencies in it, "
+                              "then exxo build --venv DIR")
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.monotonic()
+    env = find_venv(args.venv)
+    python = venv_python(env)
+    runtime_exe = python.resolve()
+    src = args.source.absolute()
+    proj = project.install_and_read(python, src)
+    name, entry = project.choose_entry(proj, args.entry, args.main)
+    config = proj.config
+    output = args.output or (Path(config["output"]) if "output" in config else src / "dist" / name)
+    if not output.is_absolute():
+        output = src / output if args.output is None else output.absolute()
+    native = args.native or config.get("native", "memfd")
+    if native not in ("memfd", "cache"):
+        raise InputError(f"[tool.exxo] native = {native!r} is not memfd or cache", hint='use native = "memfd"')
+    members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"))
+    boot, boot_modules = archive.compile_boot(python)
+    cfg = read_cfg(env)
+    version = cfg.get("exxo-python", inv.version)
+    python_info = {"version": version, "minor": ".".join(version.split(".")[:2]), "tag": inv.tag}
+    info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules)
+    compress = args.compress if args.compress is not None else bool(config.get("compress", False))
+    if compress:
+        from exxo.compress import compress_binary
+
+        compress_binary(output)
+    size = output.stat().st_size
+    print(f"exxo: built {output} ({size / 1e6:.1f} MB, {info.members} files, build {info.build_id[:12]}) "
+          f"in {time.monotonic() - start:.1f}s; runs {entry['module']}:{entry['attr'] or '__main__'}")
+    return 0

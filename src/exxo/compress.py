@@ -1,0 +1,47 @@
+"""`exxo build -c`: compress the runtime part of a binary with upx, keeping the appended zip intact.
+
+upx packs the ELF; the zip is then appended again. Member offsets in the manifest are relative to the zip, so
+only the two absolute offsets in the zip's comment change (`archive.relocate`); the zip's bytes stay as built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from exxo.errors import BuildError
+
+
+def find_upx() -> str:
+    upx = shutil.which("upx") or shutil.which("upx-ucl")
+    if upx is None:
+        raise BuildError(
+            "upx is not installed, so the runtime cannot be compressed (-c)",
+            hint="install it (Debian/Ubuntu: apt-get install upx-ucl; it is in Debian 13 and Ubuntu, not in "
+                 "Debian 12 — there, put a upx binary on PATH), or build without -c")
+    return upx
+
+
+def compress_binary(path: Path) -> None:
+    from exxo import archive
+
+    upx = find_upx()
+    data = path.read_bytes()
+    start = archive.zip_start(data)
+    if start is None:
+        raise BuildError(f"{path} is not an exxo binary")
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        elf = Path(tmp) / "runtime"
+        elf.write_bytes(data[:start])
+        elf.chmod(0o755)
+        proc = subprocess.run([upx, "-q", "--best", str(elf)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError("upx failed", log_tail=proc.stdout + proc.stderr)
+        packed = elf.read_bytes()
+        out = Path(tmp) / "out"
+        out.write_bytes(archive.relocate(data[start:], packed))
+        out.chmod(0o755)
+        os.replace(out, path)

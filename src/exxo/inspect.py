@@ -1,0 +1,64 @@
+"""`exxo inspect BINARY [--json] [--list]`: what an exxo binary carries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from exxo.archive import read_info
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("inspect", help="show what an exxo binary carries",
+                       description="Show the runtime version, exxo version, entry point, build id, sizes, "
+                       "native libraries and (with --list) every file of an exxo binary.")
+    p.add_argument("binary", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--list", action="store_true", help="list every file")
+    p.set_defaults(run=run)
+
+
+def summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    files = {k: v for k, v in manifest["files"].items() if not v[4]}
+    entry = manifest["entry"]
+    return {
+        "path": str(path),
+        "python": manifest["python"].get("version"),
+        "exxo_version": manifest["exxo_version"],
+        "entry": f"{entry['module']}:{entry['attr']}" if entry.get("attr") else entry["module"],
+        "entry_name": entry.get("name"),
+        "build_id": manifest["build_id"],
+        "native_mode": manifest["native"],
+        "sizes": manifest["_sizes"] | {"files_uncompressed": sum(v[2] for v in files.values())},
+        "file_count": len(files),
+        "native_libraries": {k: {"soname": v.get("soname"), "needed": v.get("needed", [])}
+                             for k, v in sorted(manifest.get("elf", {}).items())},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = read_info(args.binary)
+    info = summary(manifest, args.binary)
+    if args.list:
+        info["files"] = sorted(k for k, v in manifest["files"].items() if not v[4])
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    s = info["sizes"]
+    print(f"{info['path']}: exxo binary\n"
+          f"  runs        {info['entry_name']} -> {info['entry']}\n"
+          f"  runtime     CPython {info['python']}\n"
+          f"  built by    exxo {info['exxo_version']}, build id {info['build_id']}\n"
+          f"  native mode {info['native_mode']}\n"
+          f"  size        {s['file'] / 1e6:.1f} MB (runtime {s['runtime'] / 1e6:.1f} MB, "
+          f"zip {s['zip'] / 1e6:.1f} MB, {info['file_count']} files, {s['files_uncompressed'] / 1e6:.1f} MB "
+          "unpacked)")
+    libs = info["native_libraries"]
+    print(f"  native      {len(libs)} ELF files" + ("" if not libs else ":"))
+    for name, facts in libs.items():
+        print(f"    {name}" + (f"  (SONAME {facts['soname']})" if facts["soname"] else ""))
+    for name in info.get("files", []):
+        print(f"  {name}")
+    return 0
