@@ -103,7 +103,7 @@ def cache_dir() -> Path:
 
 def resolve(spec: str) -> Source:
     """'3.13' or '3.13.15' -> the pinned CPython source."""
-    if not re.fullmatch(r"3\.\d+(\.\d+)?", spec):
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", spec):
         raise SourceError(f"{spec!r} is not a Python version", hint="use e.g. -p 3.13 or -p 3.13.15")
     version = DEFAULT_RELEASES.get(spec, spec)
     if version in CPYTHON:
