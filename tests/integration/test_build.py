@@ -77,7 +77,7 @@ def test_ctrl_c_exits_130(venv: Path, tmp_path: Path) -> None:
     binary = build(venv, fixture("cli-pure", tmp_path))
     proc = subprocess.Popen([str(binary), "sleep"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "argv ['%s', 'sleep']" % binary
+    assert proc.stdout.readline().strip() == f"argv ['{binary}', 'sleep']"
     for _ in range(4):
         proc.stdout.readline()
     assert proc.stdout.readline().strip() == "sleeping"
