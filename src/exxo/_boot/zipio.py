@@ -259,6 +259,27 @@ def _patch_ssl(module):
 
     ctx.load_cert_chain = load_cert_chain
 
+    # A system without any CA bundle (a minimal root): say what to do instead of a bare verify failure.
+    for cls in (module.SSLSocket, module.SSLObject):
+        cls.do_handshake = _explained(cls.do_handshake, module)
+
+
+def _explained(handshake, ssl):
+    def do_handshake(self, *args, **kwargs):
+        try:
+            return handshake(self, *args, **kwargs)
+        except ssl.SSLCertVerificationError as exc:
+            paths = ssl.get_default_verify_paths()
+            if exc.verify_code == 20 and paths.cafile is None and paths.capath is None:
+                hint = (" -- exxo: this system has no CA certificate bundle (looked for %s and the usual "
+                        "distribution paths); set SSL_CERT_FILE=/path/to/ca-bundle.pem or SSL_CERT_DIR"
+                        % (paths.openssl_cafile,))
+                exc.verify_message = (exc.verify_message or "") + hint
+                exc.strerror = (exc.strerror or "") + hint
+            raise
+
+    return do_handshake
+
 
 class _PatchingLoader:
     """Delegates to the real loader, then applies a patch to the freshly executed module."""

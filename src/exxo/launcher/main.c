@@ -246,6 +246,35 @@ error:
     return -1;
 }
 
+/* TLS on any distro: OpenSSL only looks in its compiled-in directory (Debian's /usr/lib/ssl). When that
+ * has no CA bundle and the user set neither SSL_CERT_FILE nor SSL_CERT_DIR, point SSL_CERT_FILE at the
+ * first well-known bundle of this system. A few access() calls; nothing happens when none exists (the boot
+ * code then explains the verification error). */
+static const char *const CA_BUNDLES[] = {
+    "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Gentoo, Arch */
+    "/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, CentOS, Fedora, Amazon Linux */
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL 7+ */
+    "/etc/ssl/ca-bundle.pem",                            /* SUSE */
+    "/etc/pki/tls/cacert.pem",                           /* OpenELEC */
+    "/etc/ssl/cert.pem",                                 /* Alpine, BSD-style */
+    NULL,
+};
+
+static void
+probe_ca_bundle(void)
+{
+    if (getenv("SSL_CERT_FILE") != NULL || getenv("SSL_CERT_DIR") != NULL ||
+        access("/usr/lib/ssl/cert.pem", R_OK) == 0) {
+        return;
+    }
+    for (int i = 0; CA_BUNDLES[i] != NULL; i++) {
+        if (access(CA_BUNDLES[i], R_OK) == 0) {
+            setenv("SSL_CERT_FILE", CA_BUNDLES[i], 0);
+            return;
+        }
+    }
+}
+
 static void
 set_wide(PyConfig *config, wchar_t **field, const char *value)
 {
@@ -281,6 +310,8 @@ main(int argc, char **argv)
     if (reenter != NULL) {
         unsetenv("EXXO_PYTHON"); /* for this process only: grandchildren must not inherit it */
     }
+
+    probe_ca_bundle();
 
     if (PyImport_AppendInittab("_exxo", PyInit__exxo) < 0) {
         fprintf(stderr, "exxo: cannot register the _exxo module\n");
