@@ -34,3 +34,10 @@ def test_bootstrap_unknown_version() -> None:
 
 def test_usage_error_exit_code() -> None:
     assert exxo("frobnicate").returncode == 2
+
+
+def test_reference_doc_is_current() -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(root / "tools" / "gen-reference.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
