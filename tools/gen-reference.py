@@ -78,6 +78,7 @@ def render() -> str:
         errors.EXIT_USAGE: "bad command line",
         errors.EXIT_BUILD: "building the runtime or the app failed (the log's last lines and its path are shown)",
         errors.EXIT_INPUT: "bad input: a project, venv, source tarball or binary exxo cannot use",
+        errors.EXIT_INTERNAL: "internal error (a bug in exxo); `EXXO_DEBUG=1` shows the traceback",
         errors.EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing half-written is left behind",
     }
     out += [f"| {code} | {text} |" for code, text in codes.items()]

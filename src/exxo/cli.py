@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
 from exxo import __version__
-from exxo.errors import EXIT_INTERRUPTED, ExxoError
+from exxo.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ExxoError
 
 # sub-command name -> module implementing it (imported lazily so `exxo --help` stays fast)
 COMMANDS = {
@@ -70,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("exxo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one clear line, the traceback on request
+        if os.environ.get("EXXO_DEBUG"):
+            raise
+        print(f"exxo: internal error: {type(exc).__name__}: {exc}\n"
+              "  hint: this is a bug in exxo; rerun with EXXO_DEBUG=1 to see the traceback and report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

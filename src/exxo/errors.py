@@ -12,6 +12,7 @@ EXIT_ERROR = 1  # generic failure reported by an ExxoError
 EXIT_USAGE = 2  # bad command line (argparse's own code)
 EXIT_BUILD = 3  # building the runtime or the app failed (log kept)
 EXIT_INPUT = 4  # bad input: a project, venv or binary that exxo cannot use
+EXIT_INTERNAL = 70  # a bug in exxo (EX_SOFTWARE); EXXO_DEBUG=1 shows the traceback
 EXIT_INTERRUPTED = 130
 
 

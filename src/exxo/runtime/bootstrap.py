@@ -118,7 +118,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
 
         rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses, libedit, uuid)")
         built = deps_mod.build_deps(tc, jobs, rep, cache_root())
-        cpython.hide_dep_symbols([Path(p) / "lib" for p in built.prefixes], rep)
+        cpython.hide_dep_symbols([Path(p) / "lib" for p in built.prefixes.values()], rep)
 
         b = cpython.Build(
             version=source.version, tarball=tarball, workdir=work, outdir=staging, jobs=jobs, reporter=rep,
