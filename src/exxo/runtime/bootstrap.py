@@ -23,8 +23,8 @@ from pathlib import Path
 from exxo.progress import Reporter
 from exxo.runtime import cpython, sources, validate
 
-RECIPE_FILES = ["launcher/main.c", "runtime/cpython.py", "runtime/make_stdlib_zip.py", "runtime/modules.toml",
-                "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
+RECIPE_FILES = ["launcher/main.c", "runtime/bootstrap.py", "runtime/cpython.py", "runtime/make_stdlib_zip.py",
+                "runtime/modules.toml", "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
 GLIBC_CAP = os.environ.get("EXXO_GLIBC_CAP", "2.17")
 
 
@@ -122,8 +122,10 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
 
         b = cpython.Build(
             version=source.version, tarball=tarball, workdir=work, outdir=staging, jobs=jobs, reporter=rep,
-            env={**tc.env(), **built.configure_env}, configure_args=list(getattr(built, "configure_args", [])),
-            link_libs=tc.link_libs(), wrapper_dir=getattr(tc, "wrapper_dir", None),
+            # CPython keeps its own optimisation flags (-O3...): the toolchain's CFLAGS are for the libraries.
+            env={**{k: v for k, v in tc.env().items() if k != "CFLAGS"}, **built.configure_env},
+            configure_args=list(built.configure_args),
+            link_libs=tc.link_libs(), wrapper_dir=tc.wrapper_dir,
             source_date_epoch=int(os.environ.get("SOURCE_DATE_EPOCH", "1700000000")),
             meta={"toolchain": tc.name, "components": built.components,
                   "source": {"file": tarball.name, "sha256": source.sha256s[0] if source.sha256s else None}},

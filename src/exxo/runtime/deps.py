@@ -12,6 +12,7 @@ Expat and mpdecimal are CPython's bundled copies (`--without-system-expat/libmpd
 from __future__ import annotations
 
 import hashlib
+import inspect
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -165,10 +166,13 @@ class Deps:
 
 
 def recipe_hash(name: str, tc: Toolchain) -> str:
-    source = sources.LIBRARIES[RECIPES[name][0]]
+    """Hash of what determines the built library: its source, its recipe function, the toolchain."""
+    key, recipe, needs = RECIPES[name]
+    source = sources.LIBRARIES[key]
     h = hashlib.sha256()
     h.update(f"{RECIPE_VERSION}:{name}:{source.version}:{source.sha256s}:{tc.name}:{tc.env()['CFLAGS']}".encode())
-    h.update(Path(__file__).read_bytes())
+    h.update(inspect.getsource(recipe).encode())
+    h.update(f"{SQLITE_DEFINES}:{TERMINFO_DIRS}:{needs}".encode())
     return h.hexdigest()[:12]
 
 
@@ -211,7 +215,8 @@ def build_deps(tc: Toolchain, jobs: int, rep: Reporter, root: Path) -> Deps:
         "LIBFFI_CFLAGS": f"-I{p['libffi']}/include", "LIBFFI_LIBS": f"-L{p['libffi']}/lib -lffi",
         "LIBSQLITE3_CFLAGS": f"-I{p['sqlite']}/include",
         "LIBSQLITE3_LIBS": f"-L{p['sqlite']}/lib -lsqlite3 -lm -lpthread",
-        "LIBUUID_CFLAGS": f"-I{p['libuuid']}/include", "LIBUUID_LIBS": f"-L{p['libuuid']}/lib -luuid",
+        # As libuuid's pkg-config says: CPython then includes <uuid.h>.
+        "LIBUUID_CFLAGS": f"-I{p['libuuid']}/include/uuid", "LIBUUID_LIBS": f"-L{p['libuuid']}/lib -luuid",
         "CURSES_CFLAGS": f"-I{nc}/include/ncursesw -I{nc}/include -DNCURSES_WIDECHAR=1",
         "CURSES_LIBS": f"-L{nc}/lib -lncursesw",
         "PANEL_CFLAGS": f"-I{nc}/include/ncursesw -I{nc}/include", "PANEL_LIBS": f"-L{nc}/lib -lpanelw",
