@@ -149,13 +149,14 @@ def write_binary(
     python_info: dict[str, Any],
     boot_code: bytes,
     boot_modules: dict[str, bytes],
+    keep_ensurepip: bool = False,
 ) -> BinaryInfo:
     elf, runtime_zip = split_runtime(runtime_exe)
     date = fixed_date()
     entries: dict[str, bytes] = {}
     if runtime_zip is not None:
         for info in runtime_zip.infolist():
-            if info.is_dir() or any(x in info.filename for x in STDLIB_EXCLUDE):
+            if info.is_dir() or (not keep_ensurepip and any(x in info.filename for x in STDLIB_EXCLUDE)):
                 continue
             entries[info.filename] = runtime_zip.read(info)
     for m in members:
@@ -229,6 +230,24 @@ def write_binary(
             os.unlink(tmp)
         raise
     return BinaryInfo(out, manifest["build_id"], len(elf), len(buf.getvalue()), len(names))
+
+
+def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
+    """A bare runtime executable (kind R): `elf` + a zip of the stdlib members (for a self-hosted exxo)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in sorted(set(stdlib) | _dirs(stdlib)):
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            if name.endswith("/"):
+                info.external_attr = (0o40755 << 16) | 0x10
+                zf.writestr(info, b"")
+            else:
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o100644 << 16
+                zf.writestr(info, stdlib[name], compresslevel=6)
+        zf.comment = marker(b"R", (0, 0), (0, 0))
+    out.write_bytes(elf + buf.getvalue())
+    out.chmod(0o755)
 
 
 def relocate(zip_bytes: bytes, elf: bytes) -> bytes:

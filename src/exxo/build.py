@@ -59,6 +59,21 @@ def find_venv(given: Path | None) -> Path:
     return env
 
 
+EMBED_PREFIX = "__exxo__/runtime/"
+
+
+def runtime_members(runtime_exe: Path) -> list[archive.Member]:
+    """The runtime dir's files besides the executable (headers, sysconfig Makefile, landmark, metadata), so a
+    binary built with `embed-runtime = true` can recreate its runtime: how the self-hosted exxo makes venvs."""
+    runtime_dir = runtime_exe.parent.parent
+    out = []
+    for path in sorted(runtime_dir.rglob("*")):
+        rel = path.relative_to(runtime_dir).as_posix()
+        if path.is_file() and not path.is_symlink() and not rel.startswith("bin/"):
+            out.append(archive.Member(EMBED_PREFIX + rel, path.read_bytes()))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     env = find_venv(args.venv)
@@ -79,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = read_cfg(env)
     version = cfg.get("exxo-python", inv.version)
     python_info = {"version": version, "minor": ".".join(version.split(".")[:2]), "tag": inv.tag}
-    info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules)
+    embed = bool(config.get("embed-runtime", False))
+    if embed:
+        members += runtime_members(runtime_exe)
+    info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules,
+                                keep_ensurepip=embed)
     compress = args.compress if args.compress is not None else bool(config.get("compress", False))
     if compress:
         from exxo.compress import compress_binary

@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 
 from exxo.errors import BuildError, InputError
 
-CONFIG_KEYS = {"python", "entry", "main", "output", "compress", "native", "include", "exclude"}
+CONFIG_KEYS = {"python", "entry", "main", "output", "compress", "native", "include", "exclude", "embed-runtime"}
 
 
 @dataclass

@@ -23,8 +23,9 @@ from pathlib import Path
 from exxo.progress import Reporter
 from exxo.runtime import cpython, sources, validate
 
-RECIPE_FILES = ["launcher/main.c", "runtime/bootstrap.py", "runtime/cpython.py", "runtime/make_stdlib_zip.py",
-                "runtime/modules.toml", "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
+# What decides the runtime's bytes (the orchestration in this file does not).
+RECIPE_FILES = ["launcher/main.c", "runtime/cpython.py", "runtime/make_stdlib_zip.py", "runtime/modules.toml",
+                "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
 GLIBC_CAP = os.environ.get("EXXO_GLIBC_CAP", "2.17")
 
 
@@ -66,8 +67,55 @@ def runtime_dir(source: sources.Source) -> Path:
     return cache_root() / "runtimes" / f"cpython-{source.version}-{recipe_hash(source)}"
 
 
+def self_hosted_runtime(version: str) -> Runtime | None:
+    """Inside a self-hosted exxo binary (built with embed-runtime): its own runtime, written out once.
+
+    The executable is this binary's ELF part plus its stdlib members in a fresh zip; include/ and the rest come
+    from the `__exxo__/runtime/` members. No compiler and no download needed.
+    """
+    import sys
+
+    boot = sys.modules.get("_exxo_boot")
+    index = getattr(boot, "INDEX", None)
+    if boot is None or not index or "__exxo__/runtime/runtime.json" not in index:
+        return None
+    meta = json.loads(boot.read_member("__exxo__/runtime/runtime.json"))
+    full = str(meta["python_version"])
+    if version not in (full, ".".join(full.split(".")[:2])):
+        return None
+    final = cache_root() / "runtimes" / f"cpython-{full}-selfhosted-{boot.MANIFEST['build_id'][:16]}"
+    if (final / "runtime.json").is_file():
+        return Runtime(final, full)
+    from exxo import archive
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".new-selfhosted-", dir=final.parent))
+    try:
+        prefix, embed = "lib/python" + ".".join(full.split(".")[:2]) + "/", "__exxo__/runtime/"
+        for name, entry in index.items():
+            if name.startswith(embed) and not entry[4]:
+                dest = staging / name[len(embed):]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(boot.read_member(name))
+        elf = Path(sys.executable).read_bytes()[: boot.BASE]
+        stdlib = {n: boot.read_member(n) for n, e in index.items() if n.startswith(prefix) and not e[4]}
+        minor = ".".join(full.split(".")[:2])
+        (staging / "bin").mkdir(exist_ok=True)
+        archive.write_runtime(staging / "bin" / f"python{minor}", elf, stdlib)
+        for alias in ("python3", "python"):
+            (staging / "bin" / alias).symlink_to(f"python{minor}")
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Runtime(final, full)
+
+
 def find_runtime(version: str) -> Runtime | None:
     """The cached runtime for `version` ("3.13" or "3.13.15"), without building."""
+    own = self_hosted_runtime(version)
+    if own is not None:
+        return own
     source = sources.resolve(version)
     path = runtime_dir(source)
     if (path / "runtime.json").is_file():
@@ -84,6 +132,9 @@ def ensure_runtime(
     force: bool = False,
 ) -> Runtime:
     """Return the runtime for `version`, building it first when it is not cached (or `force`)."""
+    own = None if force else self_hosted_runtime(version)
+    if own is not None:
+        return own
     source = sources.resolve(version)
     final = runtime_dir(source)
     if (final / "runtime.json").is_file() and not force:
@@ -122,8 +173,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
 
         b = cpython.Build(
             version=source.version, tarball=tarball, workdir=work, outdir=staging, jobs=jobs, reporter=rep,
-            # CPython keeps its own optimisation flags (-O3...): the toolchain's CFLAGS are for the libraries.
-            env={**{k: v for k, v in tc.env().items() if k != "CFLAGS"}, **built.configure_env},
+            env={**tc.env(), **built.configure_env},
             configure_args=list(built.configure_args),
             link_libs=tc.link_libs(), wrapper_dir=tc.wrapper_dir,
             source_date_epoch=int(os.environ.get("SOURCE_DATE_EPOCH", "1700000000")),

@@ -127,7 +127,8 @@ def hide_dep_symbols(lib_dirs: list[Path], reporter: Reporter) -> None:
 
 def configure(b: Build) -> None:
     env = {
-        **b.env,
+        # CPython keeps its own optimisation flags (-O3...): the toolchain's CFLAGS are for the libraries.
+        **{k: v for k, v in b.env.items() if k != "CFLAGS"},
         "MODULE_BUILDTYPE": "static",  # every stdlib extension module built in
         "py_cv_module__tkinter": "n/a",
         "py_cv_module__gdbm": "n/a",
