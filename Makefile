@@ -11,9 +11,9 @@ JOBS ?= $(shell nproc)
 PYTEST_ARGS ?=
 
 APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
-	debootstrap strace util-linux ca-certificates git
+	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl
 
-.PHONY: prereqs sources dev runtime demo test lint typecheck unit bench compat portability dist clean
+.PHONY: prereqs sources dev runtime demo test lint unit bench compat portability dist clean
 
 prereqs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -44,13 +44,25 @@ unit: dev
 	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 test: runtime lint
-	$(VPY) -m pytest -q -ra tests $(PYTEST_ARGS)
+	EXXO_UPX=$$(bash tools/build-upx.sh) $(VPY) -m pytest -q -ra tests $(PYTEST_ARGS)
 
 demo: runtime
 	bash examples/flask-gevent/demo.sh
 
 bench: runtime
 	$(VPY) benchmarks/run.py
+
+# The whole package list (../shared/compat/packages.toml) -> docs/compatibility.md. `make test` runs a subset.
+compat: runtime
+	$(VPY) tests/compat/harness.py --out docs/compatibility.md
+
+# The environment matrix -> docs/portability.md.
+portability: runtime
+	$(VPY) tests/portability/harness.py --out docs/portability.md
+
+# exxo itself, built with exxo, into one file: dist/exxo.
+dist: runtime
+	bash tools/make-dist.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

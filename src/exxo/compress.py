@@ -16,12 +16,12 @@ from exxo.errors import BuildError
 
 
 def find_upx() -> str:
-    upx = shutil.which("upx") or shutil.which("upx-ucl")
+    upx = os.environ.get("EXXO_UPX") or shutil.which("upx") or shutil.which("upx-ucl")
     if upx is None:
         raise BuildError(
             "upx is not installed, so the runtime cannot be compressed (-c)",
-            hint="install it (Debian/Ubuntu: apt-get install upx-ucl; it is in Debian 13 and Ubuntu, not in "
-                 "Debian 12 — there, put a upx binary on PATH), or build without -c")
+            hint="install it (apt-get install upx-ucl on Debian 13+/Ubuntu; on Debian 12 run tools/build-upx.sh "
+                 "from exxo's source, then EXXO_UPX=<path it prints>), or build without -c")
     return upx
 
 
