@@ -235,3 +235,25 @@ def test_native_fallback_without_proc(venv: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "add 42" in proc.stdout
     assert list((home / ".cache" / "exxo").iterdir())
+
+
+def test_compressed_binary_starts_and_loads_extensions(venv: Path, tmp_path: Path) -> None:
+    import os
+
+    if not os.environ.get("EXXO_UPX"):
+        pytest.fail("EXXO_UPX is not set: `make test` builds upx with tools/build-upx.sh")
+    src = fixture("cext-sdist", tmp_path)
+    plain = build(venv, src)
+    packed = src.parent / "out" / "packed"
+    proc = exxo("build", "-s", src, "--venv", venv, "-o", packed, "-c")
+    assert proc.returncode == 0, proc.stderr
+    assert packed.stat().st_size < plain.stat().st_size
+    for mode in ("memfd", "cache"):
+        ran = run_clean(alone(packed, tmp_path / mode), env={"EXXO_NATIVE": mode})
+        assert ran.returncode == 0 and ran.stdout.splitlines()[0] == "add 42", ran.stderr
+
+
+def test_compress_without_upx_says_what_to_do(venv: Path, tmp_path: Path) -> None:
+    proc = exxo("build", "-s", fixture("cli-pure", tmp_path), "--venv", venv, "-c",
+                env={"EXXO_UPX": "", "PATH": "/nonexistent"})
+    assert proc.returncode == 3 and "upx" in proc.stderr and "tools/build-upx.sh" in proc.stderr
