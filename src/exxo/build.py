@@ -89,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     native = args.native or config.get("native", "memfd")
     if native not in ("memfd", "cache"):
         raise InputError(f"[tool.exxo] native = {native!r} is not memfd or cache", hint='use native = "memfd"')
+    compress = args.compress if args.compress is not None else bool(config.get("compress", False))
+    if compress:  # fail before writing anything
+        from exxo.compress import find_upx
+
+        find_upx()
     members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"))
     boot, boot_modules = archive.compile_boot(python)
     cfg = read_cfg(env)
@@ -99,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
         members += runtime_members(runtime_exe)
     info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules,
                                 keep_ensurepip=embed)
-    compress = args.compress if args.compress is not None else bool(config.get("compress", False))
     if compress:
         from exxo.compress import compress_binary
 
