@@ -129,6 +129,8 @@ def configure(b: Build) -> None:
     env = {
         # CPython keeps its own optimisation flags (-O3...): the toolchain's CFLAGS are for the libraries.
         **{k: v for k, v in b.env.items() if k != "CFLAGS"},
+        # zig makes __DATE__/__TIME__ an error; SOURCE_DATE_EPOCH pins their values.
+        "CFLAGS": "-Wno-error=date-time",
         "MODULE_BUILDTYPE": "static",  # every stdlib extension module built in
         "py_cv_module__tkinter": "n/a",
         "py_cv_module__gdbm": "n/a",
