@@ -4,12 +4,16 @@ For unit tests of the boot code without the runtime: `python -I -S tests/boot_ha
 (the binary's ELF part is irrelevant here; only its zip is used). Bytecode must match the host Python.
 """
 
-import marshal, sys, types
+import marshal
+import sys
+import types
+
 exe = sys.argv[1]
 data = open(exe, 'rb').read()
 c = data[-74:]
 nums = [int(c[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
-mod = types.ModuleType("_exxo_boot"); mod.__file__ = exe + "/__exxo__/boot.pyc"
+mod = types.ModuleType("_exxo_boot")
+mod.__file__ = exe + "/__exxo__/boot.pyc"
 sys.modules["_exxo_boot"] = mod
 exec(marshal.loads(data[nums[0]:nums[0]+nums[1]]), mod.__dict__)
 sys.path.append(exe)
