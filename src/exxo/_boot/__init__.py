@@ -89,23 +89,27 @@ def _start(exe, manifest_offset, manifest_size, app_mode):
     this = sys.modules["_exxo_boot"]
     this.__path__ = []  # a package, so `from _exxo_boot import x` finds the boot modules
     _fd = os.open(exe, os.O_RDONLY | os.O_CLOEXEC)
-    raw = os.pread(_fd, manifest_size, manifest_offset)
-    if len(raw) != manifest_size:
-        raise SystemExit("exxo: " + exe + ": damaged binary (manifest truncated); rebuild it with `exxo build`")
-    MANIFEST = _parse_json(raw.decode("utf-8"))
+    try:
+        raw = _pread(manifest_size, manifest_offset)
+        MANIFEST = _parse_json(raw.decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit("exxo: %s: damaged binary (cannot read its manifest: %s); rebuild it with `exxo build`"
+                         % (exe, exc)) from None
     INDEX = MANIFEST["files"]
     BASE = manifest_offset - MANIFEST["manifest_at"]
     ELF = MANIFEST.get("elf", {})
     sys._exxo_runtime = MANIFEST["python"].get("version")
 
-    zipio = _load_boot_module("zipio")
-    native = _load_boot_module("native")
+    # The importer first: nothing may be looked up in the zip before its hook is in place.
     importer = _load_boot_module("importer")
-    reentry = _load_boot_module("reentry")
-    zipio.install()
-    native.install()
     importer.install()
+    zipio = _load_boot_module("zipio")
+    zipio.install()
+    native = _load_boot_module("native")
+    native.install()
+    reentry = _load_boot_module("reentry")
     reentry.install()
+    zipio.after_import("pkgutil", importer._patch_pkgutil)
 
 
 def _entry_callable():
@@ -133,7 +137,8 @@ def run_app():
 
 
 def main_from_zip():
-    """`python BINARY args...` (interpreter mode running the binary as a script) runs the app too."""
-    if not INDEX:  # interpreter of another build running this file: use our own boot on it
+    """`python BINARY args...` (interpreter mode running the binary as a script) runs the app too: how
+    gunicorn and Django's autoreloader restart "python + script"."""
+    if not INDEX:
         raise SystemExit("exxo: run " + sys.argv[0] + " directly, not through another interpreter")
     run_app()

@@ -1,39 +1,43 @@
-"""The importer: a sys.path hook for entries inside the binary (`<binary>` and `<binary>/lib/python3.X`).
+"""The importer: a sys.path hook for entries inside the binary (`<binary>`, `<binary>/lib/python3.X`, any
+`<binary>/<dir>` the app adds).
 
-Being a path hook (not a meta-path finder) keeps CPython's own semantics for free: sys.path order, namespace
-packages spanning several entries, sys.path_importer_cache, importlib.metadata over sys.path. Look-ups are
-dict probes into the manifest's index; nothing is scanned. Bytecode comes from `__pycache__/*.cpython-3X.pyc`
-(app) or legacy `.pyc` (stdlib) and is not recompiled; `.py` is compiled only when no pyc was shipped.
+A path hook (not a meta-path finder) keeps CPython's own semantics for free: sys.path order (a directory the
+app or pytest puts first still wins), namespace packages spanning several entries, sys.path_importer_cache,
+importlib.metadata's MetadataPathFinder (it lists sys.path entries, which the zip-path I/O layer serves).
+The finder and loaders subclass FileFinder / SourceFileLoader / ExtensionFileLoader so code that dispatches on
+those types treats the binary as a directory: pkg_resources (find_on_path, DefaultProvider), pkgutil
+(iter_modules), importlib.resources (FileReader). Look-ups are dict probes into the manifest's index; nothing
+is scanned. Bytecode comes from `__pycache__/*.cpython-3X.pyc` (app) or legacy `.pyc` (stdlib) and is not
+recompiled; a `.py` is compiled only when no usable pyc was shipped.
+
+Only frozen modules are imported here: the hook must be in place before anything is looked up in the zip
+(zipimport would otherwise read the whole central directory first).
 """
 
 import _imp
 import marshal
 import sys
-from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
 from _exxo_boot import EXE, INDEX, read_member
 
+_bootstrap = sys.modules["_frozen_importlib"]
+_external = sys.modules["_frozen_importlib_external"]
+ModuleSpec = _bootstrap.ModuleSpec
 _PREFIX = EXE + "/"
 _TAG = sys.implementation.cache_tag  # e.g. cpython-313
+_MAGIC = _external.MAGIC_NUMBER
+_EXT_SUFFIXES = tuple(_imp.extension_suffixes())
 
 
-class ExxoLoader:
-    """Loader for pure-Python modules stored in the binary."""
+class ExxoLoader(_external.SourceFileLoader):
+    """Pure-Python modules stored in the binary (source and/or bytecode)."""
 
     def __init__(self, fullname, member, is_package, source_member, pyc_member):
-        self.name = fullname
+        super().__init__(fullname, _PREFIX + member)  # `path`: where the module appears to be
         self.member = member
-        self.path = _PREFIX + member  # what importlib's FileLoader calls `path`
         self._is_package = is_package
         self._source = source_member
         self._pyc = pyc_member
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        code = self.get_code(module.__name__)
-        exec(code, module.__dict__)
 
     def is_package(self, fullname):
         return self._is_package
@@ -41,49 +45,43 @@ class ExxoLoader:
     def get_code(self, fullname):
         if self._pyc is not None:
             data = read_member(self._pyc)
-            # pyc header: magic(4) flags(4) then mtime+size or hash (8): code starts at 16
+            # pyc header: magic(4) flags(4) then mtime+size or a source hash (8). Sources travel in the same
+            # zip, so there is nothing to validate against: a right magic number is enough.
             if data[:4] == _MAGIC:
-                return marshal.loads(memoryview(data)[16:])
+                code = marshal.loads(memoryview(data)[16:])
+                # The build compiled it under another path: point co_filename (tracebacks, linecache) here.
+                _imp._fix_co_filename(code, self.path)
+                return code
         if self._source is None:
-            raise ImportError("exxo: no usable bytecode or source for %s in %s" % (fullname, EXE), name=fullname)
-        return compile(read_member(self._source), _PREFIX + self._source, "exec", dont_inherit=True)
+            raise ImportError("exxo: %s has neither usable bytecode (%s, for %s) nor source in %s"
+                              % (fullname, self._pyc, _TAG, EXE), name=fullname, path=self.path)
+        return compile(read_member(self._source), self.path, "exec", dont_inherit=True)
 
     def get_source(self, fullname):
         if self._source is None:
             return None
-        from importlib.util import decode_source
-
-        return decode_source(read_member(self._source))
-
-    def get_filename(self, fullname=None):
-        return self.path
+        return _external.decode_source(read_member(self._source))
 
     def get_data(self, path):
         from _exxo_boot import zipio
 
         member = zipio.member_of(path)
         if member is None:
-            with zipio._orig["open"](path, "rb") as f:
-                return f.read()
+            return super().get_data(path)
         if member not in INDEX:
-            raise OSError(2, "No such file in the binary", path)
+            raise FileNotFoundError(2, "No such file in the binary", path)
         return read_member(member)
 
-    def get_resource_reader(self, fullname):
-        if not self._is_package:
-            return None
-        from importlib.readers import FileReader
-
-        return FileReader(self)  # pathlib over the zip-path I/O layer: files(), as_file(), iterdir()
+    def set_data(self, path, data, *, _mode=0o666):
+        pass  # bytecode is never written back (the binary is read-only)
 
 
-class ExxoExtensionLoader:
-    """C extensions: dlopen'ed from a memfd (or the cache), `__file__` still inside the binary."""
+class ExxoExtensionLoader(_external.ExtensionFileLoader):
+    """C extensions: dlopen'ed from a memfd (or the cache); `__file__` stays inside the binary."""
 
     def __init__(self, fullname, member):
-        self.name = fullname
+        super().__init__(fullname, _PREFIX + member)
         self.member = member
-        self.path = _PREFIX + member
 
     def create_module(self, spec):
         from _exxo_boot import native
@@ -91,45 +89,30 @@ class ExxoExtensionLoader:
         try:
             real = native.file_path(self.member)
             native.preload_dependencies(self.member)
-            real_spec = ModuleSpec(spec.name, self, origin=real)
-            module = _imp.create_dynamic(real_spec)
-        except ImportError as exc:
-            raise ImportError("exxo: cannot load C extension %s (%s): %s" % (spec.name, self.path, exc),
-                              name=spec.name, path=self.path) from None
-        except OSError as exc:
-            raise ImportError("exxo: cannot load C extension %s (%s): %s" % (spec.name, self.path, exc),
+            module = _imp.create_dynamic(ModuleSpec(spec.name, self, origin=real))
+        except (ImportError, OSError) as exc:
+            raise ImportError("exxo: cannot load the C extension %s (%s): %s" % (spec.name, self.path, exc),
                               name=spec.name, path=self.path) from None
         return module
 
     def exec_module(self, module):
         _imp.exec_dynamic(module)
         try:
-            module.__file__ = self.path
+            module.__file__ = self.path  # the C init may have seen the memfd path
         except AttributeError:
             pass
 
-    def is_package(self, fullname):
-        return False
 
-    def get_code(self, fullname):
-        return None
-
-    def get_source(self, fullname):
-        return None
-
-    def get_filename(self, fullname=None):
-        return self.path
-
-
-_MAGIC = None
-
-
-class ExxoPathFinder:
+class ExxoPathFinder(_external.FileFinder):
     """The finder for one sys.path entry inside the binary; `prefix` is its member directory ('' = root)."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix):  # FileFinder.__init__ is not called: no directory to list
         self.prefix = prefix
         self.path = EXE + ("/" + prefix.rstrip("/") if prefix else "")
+        self._loaders = []
+        self._path_mtime = -1
+        self._path_cache = set()
+        self._relaxed_path_cache = set()
 
     def __repr__(self):
         return "ExxoPathFinder(%r)" % self.path
@@ -140,40 +123,61 @@ class ExxoPathFinder:
     def find_spec(self, fullname, target=None):
         tail = fullname.rpartition(".")[2]
         base = self.prefix + tail
-        # Package directory first (as FileFinder does), then extensions, then modules.
-        init_py, init_pyc = base + "/__init__.py", base + "/__init__.pyc"
-        cached_init = base + "/__pycache__/__init__." + _TAG + ".pyc"
-        if init_py in INDEX or init_pyc in INDEX:
-            pyc = cached_init if cached_init in INDEX else (init_pyc if init_pyc in INDEX else None)
+        # The order of FileFinder: a package directory first, then extension, source, bytecode.
+        init_py = base + "/__init__.py"
+        init_legacy = base + "/__init__.pyc"
+        if init_py in INDEX or init_legacy in INDEX:
+            cached = base + "/__pycache__/__init__." + _TAG + ".pyc"
+            pyc = cached if cached in INDEX else (init_legacy if init_legacy in INDEX else None)
             source = init_py if init_py in INDEX else None
-            loader = ExxoLoader(fullname, source or pyc, True, source, pyc)
-            spec = ModuleSpec(fullname, loader, origin=_PREFIX + (source or pyc), is_package=True)
-            spec.submodule_search_locations = [_PREFIX + base]
-            spec.has_location = True
-            return spec
-        for suffix in EXTENSION_SUFFIXES:
-            member = base + suffix
-            if member in INDEX:
-                loader = ExxoExtensionLoader(fullname, member)
-                spec = ModuleSpec(fullname, loader, origin=_PREFIX + member)
-                spec.has_location = True
-                return spec
+            return self._spec(ExxoLoader(fullname, source or pyc, True, source, pyc), base)
+        for suffix in _EXT_SUFFIXES:
+            if base + "/__init__" + suffix in INDEX:  # a package whose __init__ is compiled (Cython)
+                return self._spec(ExxoExtensionLoader(fullname, base + "/__init__" + suffix), base)
+        for suffix in _EXT_SUFFIXES:
+            if base + suffix in INDEX:
+                return self._spec(ExxoExtensionLoader(fullname, base + suffix), None)
         source = base + ".py"
-        parent = self.prefix
-        cached = parent + "__pycache__/" + tail + "." + _TAG + ".pyc"
+        cached = self.prefix + "__pycache__/" + tail + "." + _TAG + ".pyc"
         legacy = base + ".pyc"
         pyc = cached if cached in INDEX else (legacy if legacy in INDEX else None)
-        if source in INDEX or pyc is not None:
-            src = source if source in INDEX else None
-            loader = ExxoLoader(fullname, src or pyc, False, src, pyc)
-            spec = ModuleSpec(fullname, loader, origin=_PREFIX + (src or pyc))
-            spec.has_location = True
-            return spec
+        has_source = source in INDEX
+        if has_source or pyc is not None:
+            src = source if has_source else None
+            return self._spec(ExxoLoader(fullname, src or pyc, False, src, pyc), None)
         if base + "/" in INDEX:  # a directory without __init__: a namespace package portion
             spec = ModuleSpec(fullname, None, is_package=True)
             spec.submodule_search_locations = [_PREFIX + base]
             return spec
         return None
+
+    def _spec(self, loader, package_dir):
+        spec = ModuleSpec(loader.name, loader, origin=loader.path, is_package=package_dir is not None)
+        spec.has_location = True
+        if package_dir is not None:
+            spec.submodule_search_locations = [_PREFIX + package_dir]
+        return spec
+
+    def iter_modules(self, prefix=""):
+        """(name, ispkg) of the modules directly in this entry (for pkgutil.iter_modules)."""
+        from _exxo_boot import zipio
+
+        seen = set()
+        here = self.prefix.rstrip("/")
+        for child in zipio.children(here):
+            member = self.prefix + child
+            name = None
+            if (member + "/") in INDEX:
+                if "." not in child and (member + "/__init__.py" in INDEX or member + "/__init__.pyc" in INDEX):
+                    name, ispkg = child, True
+            else:
+                for suffix in (".py", ".pyc") + _EXT_SUFFIXES:
+                    if child.endswith(suffix) and child != "__init__" + suffix:
+                        name, ispkg = child[: -len(suffix)], False
+                        break
+            if name and name.isidentifier() and name not in seen:
+                seen.add(name)
+                yield prefix + name, ispkg
 
 
 def path_hook(path):
@@ -181,16 +185,18 @@ def path_hook(path):
         return ExxoPathFinder("")
     if path.startswith(_PREFIX):
         rest = path[len(_PREFIX):].strip("/")
-        if rest + "/" in INDEX or rest == "":
+        if rest == "" or rest + "/" in INDEX:
             return ExxoPathFinder(rest + "/" if rest else "")
     raise ImportError("not a path inside the exxo binary")
 
 
-def install():
-    global _MAGIC
-    from importlib.util import MAGIC_NUMBER
+def _patch_pkgutil(pkgutil):
+    # pkgutil dispatches FileFinder subclasses to a function that wants os.path.isdir(importer.path): not
+    # true of the binary's root (a file). Our finder lists itself from the index instead.
+    pkgutil.iter_importer_modules.register(ExxoPathFinder, lambda importer, prefix="": importer.iter_modules(prefix))
 
-    _MAGIC = MAGIC_NUMBER
+
+def install():
     sys.path_hooks.insert(0, path_hook)
     for entry in list(sys.path_importer_cache):
         if entry == EXE or entry.startswith(_PREFIX):

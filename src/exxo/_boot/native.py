@@ -1,28 +1,32 @@
 """Native code from the binary: C extensions and the shared libraries wheels bundle, no file written.
 
-memfd mode (default): each ELF member the extension needs is copied into a memfd. The bundled libraries'
+memfd mode (default): each ELF member an extension needs is copied into a memfd. The bundled libraries'
 DT_NEEDED names inside the copies are overwritten with `/proc/self/fd/N` of the library's own memfd (the
 manifest says which names are bundled and where .dynstr is), so the dynamic loader finds every bundled
 library by path, cycles included (Pillow's freetype <-> harfbuzz). Every memfd stays open for the life of
-the process: a reused fd number would make the loader return the old library.
+the process: a reused fd number would make the loader return the old library. Memory: memfd pages belong to
+each process (a fork shares them), whereas the cache's pages are shared by every process that maps them.
 
 cache mode (fallback, or EXXO_NATIVE=cache): the members are written once to a per-user content-addressed
-cache ($XDG_CACHE_HOME/exxo/<build id>/, 0700, temp name + rename, verified against the manifest's sha256)
-keeping their relative layout, so RPATH `$ORIGIN/../pkg.libs` resolves as in site-packages. Pages are shared
-between processes there, whereas memfd copies are per process.
+cache ($XDG_CACHE_HOME/exxo/<build id>/, 0700, temp name + rename, sha256-verified when written) keeping their
+relative layout, so RPATH `$ORIGIN/../pkg.libs` resolves as in site-packages. A verified file gets an mtime
+derived from its hash: a later start trusts a file whose size and mtime still match (no re-hash of 100 MB at
+every start), anything else is verified again, and rewritten if it does not match.
+
+The ladder: the manifest's mode first (exxo build --native), then the other one, then an ImportError naming
+both failures. EXXO_NATIVE=memfd|cache forces one mode and disables the fallback.
 """
 
 import os
 import sys
 
-from _exxo_boot import ELF, EXE, MANIFEST, read_member
+from _exxo_boot import ELF, EXE, INDEX, MANIFEST, read_member
 
-_fds = {}  # member -> fd (memfd), kept open
-_paths = {}  # member -> path the dynamic loader can open
-_mode = None
-_memfd_error = None
-_soname_index = None  # SONAME or basename -> member, for bundled libraries
-_by_soname = set()  # members some copy could not name by path: dlopen'ed first, found by SONAME
+_fds = {}  # member -> memfd, kept open for the life of the process
+_paths = {}  # member -> path the dynamic loader can open (/proc/self/fd/N or a cache file)
+_errors = {}  # mode -> why it failed (the first failure switches to the next mode for every later load)
+_soname_index = None  # SONAME or basename -> member, for the ELF members
+_by_soname = set()  # members a copy could not name by path (name too short): dlopen'ed first, matched by SONAME
 _preloaded = {}  # member -> dlopen handle (kept for the life of the process)
 
 
@@ -30,17 +34,26 @@ class NativeLoadError(ImportError):
     pass
 
 
+def modes():
+    """The modes to try, in order."""
+    forced = os.environ.get("EXXO_NATIVE")
+    if forced in ("memfd", "cache"):
+        return (forced,)
+    first = MANIFEST.get("native") or "memfd"
+    return ("cache", "memfd") if first == "cache" else ("memfd", "cache")
+
+
 def mode():
-    global _mode
-    if _mode is None:
-        wanted = os.environ.get("EXXO_NATIVE") or MANIFEST.get("native") or "memfd"
-        _mode = wanted if wanted in ("memfd", "cache") else "memfd"
-    return _mode
+    """The mode in use now (the first one that has not failed)."""
+    for m in modes():
+        if m not in _errors:
+            return m
+    return None
 
 
 def _memfd_create(name):
     create = getattr(os, "memfd_create", None)
-    if create is None:  # a glibc-2.17 runtime has no wrapper: the launcher makes the raw syscall
+    if create is None:  # a glibc-2.17 runtime has no wrapper: the launcher's _exxo makes the raw syscall
         import _exxo
 
         create = _exxo.memfd_create
@@ -52,8 +65,7 @@ def _bundled_index():
     if _soname_index is None:
         index = {}
         for member, facts in ELF.items():
-            base = member.rsplit("/", 1)[-1]
-            index.setdefault(base, member)
+            index.setdefault(member.rsplit("/", 1)[-1], member)
             if facts.get("soname"):
                 index.setdefault(facts["soname"], member)
         _soname_index = index
@@ -61,7 +73,7 @@ def _bundled_index():
 
 
 def _dependencies(member):
-    """Bundled members that `member` needs (DT_NEEDED names that are libraries inside the binary)."""
+    """(DT_NEEDED name, member) for each library `member` needs that is inside the binary."""
     index = _bundled_index()
     out = []
     for needed in ELF.get(member, {}).get("needed", ()):
@@ -72,130 +84,192 @@ def _dependencies(member):
 
 
 def _closure(member):
+    """member and every bundled library it needs, directly or not (cycles included)."""
     order, seen, stack = [], set(), [member]
     while stack:
         m = stack.pop()
-        if m in seen:
-            continue
-        seen.add(m)
-        order.append(m)
-        stack.extend(dep for _n, dep in _dependencies(m))
+        if m not in seen:
+            seen.add(m)
+            order.append(m)
+            stack.extend(dep for _needed, dep in _dependencies(m))
     return order
 
 
+def _patched(member, paths):
+    """The bytes of `member` with each bundled DT_NEEDED name replaced by its path (same length or shorter,
+    NUL-padded: the string table keeps its size, every offset stays valid)."""
+    data = read_member(member)
+    deps = _dependencies(member)
+    dynstr = ELF.get(member, {}).get("dynstr")
+    if not deps:
+        return data
+    data = bytearray(data)
+    for needed, dep in deps:
+        target = paths[dep].encode()
+        name = needed.encode()
+        if len(target) > len(name) or not dynstr:
+            _by_soname.add(dep)
+            continue
+        start, size = dynstr
+        pos = data.find(name + b"\0", start, start + size)
+        while pos != -1:
+            if pos == start or data[pos - 1] == 0:  # a whole string, not the tail of a longer one
+                data[pos:pos + len(name)] = target + b"\0" * (len(name) - len(target))
+            pos = data.find(name + b"\0", pos + 1, start + size)
+    return data
+
+
 def _memfd_load(member):
-    """Make memfds for member and its bundled closure; return /proc/self/fd path of member."""
-    members = [m for m in _closure(member) if m not in _fds]
+    """memfds for member and its bundled closure (all created before any is filled: cycles); its path."""
     fresh = {}
-    for m in members:
-        fresh[m] = _memfd_create(m.rsplit("/", 1)[-1])
-        _fds[m] = fresh[m]
-        _paths[m] = "/proc/self/fd/%d" % fresh[m]
-    for m, fd in fresh.items():
-        data = bytearray(read_member(m))
-        dynstr = ELF.get(m, {}).get("dynstr")
-        for needed, dep in _dependencies(m):
-            target = _paths[dep].encode()
-            name = needed.encode()
-            if len(target) > len(name) or not dynstr:
-                _by_soname.add(dep)  # cannot patch in place: loaded first, the loader matches its SONAME
-                continue
-            start, size = dynstr
-            pos = data.find(name + b"\0", start, start + size)
-            while pos != -1:
-                if pos == start or data[pos - 1] == 0:  # a whole string, not a suffix of another
-                    data[pos:pos + len(name)] = target + b"\0" * (len(name) - len(target))
-                pos = data.find(name + b"\0", pos + 1, start + size)
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+    try:
+        for m in _closure(member):
+            if m not in _paths:
+                fresh[m] = _memfd_create(m.rsplit("/", 1)[-1])
+        paths = dict(_paths)
+        paths.update((m, "/proc/self/fd/%d" % fd) for m, fd in fresh.items())
+        if fresh and not os.path.exists(paths[next(iter(fresh))]):
+            raise OSError(2, "/proc/self/fd is not available (is /proc mounted?)")
+        for m, fd in fresh.items():
+            view = memoryview(_patched(m, paths))
+            while view:
+                view = view[os.write(fd, view):]
+    except BaseException:
+        for fd in fresh.values():
+            os.close(fd)
+        raise
+    _fds.update(fresh)
+    _paths.update((m, paths[m]) for m in fresh)
     return _paths[member]
 
 
 def preload_dependencies(member):
     """dlopen (RTLD_LOCAL) the bundled libraries that `member` needs but names only by SONAME."""
-    import _ctypes
+    todo = [m for m in reversed(_closure(member)[1:]) if m in _by_soname and m not in _preloaded]
+    if todo:
+        import _ctypes
 
-    for m in reversed(_closure(member)[1:]):
-        if m in _by_soname and m not in _preloaded:
+        for m in todo:
             _preloaded[m] = _ctypes.dlopen(file_path(m), os.RTLD_LOCAL | os.RTLD_NOW)
 
 
-def _cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+def cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home == "~" or not home.startswith("/"):
+            raise OSError(2, "no cache directory: neither XDG_CACHE_HOME nor HOME is set (nor a passwd entry)")
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "exxo", MANIFEST["build_id"])
 
 
-def _cache_load(member):
-    import hashlib
+def _stamp(sha256_hex):
+    """The mtime (ns) a verified cache file carries: derived from its hash, so a change is noticed."""
+    return 1000000000 * (315532800 + int(sha256_hex[:8], 16) % 1000000000)
 
-    root = _cache_dir()
+
+def _cache_load(member):
+    root = cache_dir()
+    _ensure_private_dir(root)
     for m in _closure(member):
         if m in _paths:
             continue
         dest = os.path.join(root, m)
         expected = ELF.get(m, {}).get("sha256")
-        if not _verified(dest, expected, hashlib):
-            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
-            os.chmod(root, 0o700)
-            tmp = "%s.%d.tmp" % (dest, os.getpid())
-            with _write_open(tmp) as f:
-                f.write(read_member(m))
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, dest)  # atomic: concurrent starts race harmlessly to the same content
+        if not _valid(dest, m, expected):
+            _write_cache_file(dest, m, expected)
         _paths[m] = dest
     return _paths[member]
 
 
-def _write_open(path):
-    from _exxo_boot import zipio
+def _ensure_private_dir(root):
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    st = os.stat(root)
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise OSError(1, "%s is not a private directory of this user (owner %d, mode %o): it could hold someone "
+                      "else's code" % (root, st.st_uid, st.st_mode & 0o777))
 
-    return zipio._orig["open"](path, "wb")
 
-
-def _verified(path, expected, hashlib):
+def _valid(path, member, expected):
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        st = os.stat(path)
     except OSError:
         return False
-    return expected is None or hashlib.sha256(data).hexdigest() == expected
+    if st.st_size != INDEX[member][2]:
+        return False
+    if expected is None or st.st_mtime_ns == _stamp(expected):
+        return True
+    import hashlib  # a file this code did not stamp (or touched since): check its content
+
+    with _orig_open()(path, "rb") as f:
+        if hashlib.sha256(f.read()).hexdigest() != expected:
+            return False
+    try:
+        os.utime(path, ns=(_stamp(expected), _stamp(expected)))  # verified: next start trusts it
+    except OSError:
+        pass
+    return True
+
+
+def _write_cache_file(dest, member, expected):
+    import _thread
+    import hashlib
+
+    os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+    data = read_member(member)
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise OSError(5, "%s in %s does not match the manifest's sha256 (damaged binary?)" % (member, EXE))
+    # A name unique to this thread: 200 processes starting at once each write their own and rename; every
+    # rename puts the same bytes in place, and a library already mapped keeps its old inode.
+    tmp = "%s.%d.%d.tmp" % (dest, os.getpid(), _thread.get_ident())
+    try:
+        with _orig_open()(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o700)
+        if expected is not None:
+            os.utime(tmp, ns=(_stamp(expected), _stamp(expected)))
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _orig_open():
+    from _exxo_boot import zipio
+
+    return zipio._orig.get("open", open)
 
 
 def file_path(member):
     """A path the dynamic loader (or any C code) can open for `member`, following the mode ladder."""
-    global _memfd_error, _mode
-    if member in _paths:
-        return _paths[member]
-    if mode() == "memfd":
+    path = _paths.get(member)
+    if path is not None:
+        return path
+    while True:
+        current = mode()
+        if current is None:
+            tried = "; ".join("%s: %s" % (m, _errors[m]) for m in modes())
+            raise NativeLoadError("exxo: cannot load native code %s from %s (%s). Make /proc and memfd_create "
+                                  "available, or set XDG_CACHE_HOME to a writable directory"
+                                  % (member, EXE, tried), name=member)
         try:
-            path = _memfd_load(member)
-            if os.path.exists(path):
-                return path
-            raise OSError("%s is not visible (is /proc mounted?)" % path)
+            return _memfd_load(member) if current == "memfd" else _cache_load(member)
         except OSError as exc:
-            _memfd_error = "memfd: %s" % exc
-            for m in list(_fds):
-                if m not in _paths or _paths[m].startswith("/proc/self/fd/"):
-                    _paths.pop(m, None)
-            _mode = "cache"  # the ladder's next step, for this and every later load
-    try:
-        return _cache_load(member)
-    except OSError as exc:
-        tried = (_memfd_error + "; " if _memfd_error else "") + "cache %s: %s" % (_cache_dir(), exc)
-        raise NativeLoadError("exxo: cannot load native code %s from %s (%s). Set XDG_CACHE_HOME to a writable "
-                              "directory or make /proc and memfd_create available" % (member, EXE, tried),
-                              name=member) from None
+            reason = exc.strerror or str(exc)
+            _errors[current] = "%s: %s" % (exc.filename, reason) if exc.filename else reason
+        except ImportError as exc:  # no memfd_create at all (old runtime without _exxo)
+            _errors[current] = str(exc)
 
 
 def load_library(member, mode_flags=None):
-    """dlopen a bundled library (RTLD_LOCAL) after its bundled dependencies."""
+    """dlopen a bundled library (RTLD_LOCAL by default) with its bundled dependencies."""
     import ctypes
 
     path = file_path(member)
-    for _needed, dep in reversed(_dependencies(member)):
-        load_library(dep)
+    preload_dependencies(member)
     return ctypes.CDLL(path, mode=mode_flags if mode_flags is not None else os.RTLD_LOCAL)
 
 
@@ -206,10 +280,12 @@ def _patch_ctypes(module):
 
     def __init__(self, name, *args, **kwargs):
         member = zipio.member_of(name) if name is not None else None
-        if member is not None and zipio.exists(member) and not zipio.is_dir(member):
-            real = file_path(member)
-            for _needed, dep in _dependencies(member):
-                file_path(dep)
+        if member and member in INDEX and not zipio.is_dir(member):
+            try:
+                real = file_path(member)
+                preload_dependencies(member)
+            except ImportError as exc:
+                raise OSError("%s: %s" % (name, exc)) from None  # what ctypes callers catch
             original_init(self, real, *args, **kwargs)
             self._name = name
             return
@@ -221,5 +297,5 @@ def _patch_ctypes(module):
 def install():
     from _exxo_boot import zipio
 
-    zipio.PostImport.patches["ctypes"] = _patch_ctypes
+    zipio.after_import("ctypes", _patch_ctypes)
     sys._exxo_native_mode = mode

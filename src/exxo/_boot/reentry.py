@@ -1,13 +1,17 @@
 """Re-entry: when the app runs `sys.executable` (the binary), the child must be a Python interpreter.
 
-The rule (docs/how-it-works.md): a child is an interpreter exactly when its environment holds EXXO_PYTHON=1.
-Only this process's exec paths add it, and only for a child whose program is this binary run through
-`sys.executable` (multiprocessing spawn/forkserver, concurrent.futures, `subprocess.run([sys.executable,
-...])`, `os.execv(sys.executable, ...)`). The child's launcher removes the variable at once, so it never
-reaches grandchildren, and the app run by its own name (`sys.argv[0]`, a shell, another program) is the app.
+The rule (docs/design.md): a child is an interpreter exactly when its environment holds EXXO_PYTHON=1. Only
+this process's exec paths add it, and only for a child whose program is this binary *and* whose argv[0] is
+`sys.executable`: that is what multiprocessing spawn/forkserver, concurrent.futures, `subprocess.run(
+[sys.executable, ...])` and `os.execv(sys.executable, [sys.executable, ...])` do, and what running the app by
+its own name (`myapp ...`, a shell, another program, `os.execv(sys.executable, ["myapp", ...])`) does not.
+The child's launcher removes the variable at once, so it never reaches grandchildren.
 
-Bundled executables (`<binary>/pkg/bin/tool`) are run from a memfd: the program path is swapped for its
-/proc/self/fd path.
+Bundled executables (`<binary>/pkg/bin/tool`) run from a memfd (or the native cache): the program path is
+swapped for `/proc/self/fd/N`, and N is kept open across close_fds so that exec can still open it.
+
+`_posixsubprocess.fork_exec` is replaced on the module before `subprocess` is imported (subprocess binds
+the function at its import); multiprocessing looks it up at each call.
 """
 
 import _posixsubprocess
@@ -16,80 +20,108 @@ import sys
 
 from _exxo_boot import EXE
 
-_ENV_ITEM = b"EXXO_PYTHON=1"
+_BEXE = os.fsencode(EXE)
 _orig = {}
 
 
-def _is_self(program):
-    if program is None:
+def _same(value, text, raw):
+    return value == text if isinstance(value, str) else value == raw
+
+
+def _is_self(program, argv):
+    """True when the child is this binary run as `sys.executable` (argv[0] too)."""
+    if program is None or isinstance(program, int) or not argv:
         return False
-    if isinstance(program, (bytes, bytearray)):
-        program = os.fsdecode(program)
     program = os.fspath(program)
-    return program == EXE or program == sys.executable
+    first = os.fspath(argv[0])
+    return (_same(program, EXE, _BEXE) or _same(program, sys.executable, os.fsencode(sys.executable))) and (
+        _same(first, EXE, _BEXE) or _same(first, sys.executable, os.fsencode(sys.executable)))
 
 
 def _bundled(program):
-    """/proc/self/fd path for an executable inside the binary, else None."""
+    """(path the kernel can exec, memfd number or None) for an executable inside the binary, else None."""
+    if program is None or isinstance(program, int):
+        return None
     from _exxo_boot import native, zipio
 
     member = zipio.member_of(program)
-    if member is None or not zipio.exists(member) or zipio.is_dir(member):
+    if not member or not zipio.exists(member) or zipio.is_dir(member):
         return None
-    return native.file_path(member)
+    path = native.file_path(member)
+    return path, native._fds.get(member)
 
 
 def _with_flag(env):
+    """An execve-style environment list with EXXO_PYTHON=1 (and no other EXXO_PYTHON)."""
     if env is None:
         env = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
-    return [e for e in env if not e.startswith(b"EXXO_PYTHON=")] + [_ENV_ITEM]
+    out = []
+    for item in env:
+        raw = item if isinstance(item, bytes) else os.fsencode(item)
+        if not raw.startswith(b"EXXO_PYTHON="):
+            out.append(raw)
+    out.append(b"EXXO_PYTHON=1")
+    return out
 
 
 def fork_exec(*args):
-    args = list(args)
     # (args, executable_list, close_fds, pass_fds, cwd, env, ...) in CPython 3.11-3.14
-    executables = args[1]
-    if executables and _is_self(executables[0]):
-        args[5] = _with_flag(args[5])
-    elif executables:
-        swapped = [_bundled(p) for p in executables]
-        if any(swapped):
-            args[1] = [os.fsencode(s) if s else p for s, p in zip(swapped, executables, strict=True)]
+    args = list(args)
+    argv, executables = args[0], args[1]
+    if executables:
+        if _is_self(executables[0], argv):
+            args[5] = _with_flag(args[5])
+        else:
+            swapped = [_bundled(p) for p in executables]
+            if any(swapped):
+                args[1] = [os.fsencode(s[0]) if s else p for s, p in zip(swapped, executables, strict=True)]
+                fds = [s[1] for s in swapped if s and s[1] is not None]
+                args[3] = tuple(sorted(set(args[3]) | set(fds)))  # closed by close_fds otherwise
     return _orig["fork_exec"](*args)
 
 
 def _env_with_flag(env):
     env = dict(os.environ if env is None else env)
+    for key in [k for k in env if k in ("EXXO_PYTHON", b"EXXO_PYTHON")]:
+        del env[key]
     env["EXXO_PYTHON"] = "1"
     return env
 
 
 def execv(path, argv):
-    if _is_self(path):
+    if _is_self(path, argv):
         return _orig["execve"](path, argv, _env_with_flag(None))
-    return _orig["execv"](_bundled(path) or path, argv)
+    swapped = _bundled(path)
+    return _orig["execv"](swapped[0] if swapped else path, argv)
 
 
 def execve(path, argv, env):
-    if _is_self(path):
+    if _is_self(path, argv):
         env = _env_with_flag(env)
-    elif not isinstance(path, int):
-        path = _bundled(path) or path
+    else:
+        swapped = _bundled(path)
+        path = swapped[0] if swapped else path
     return _orig["execve"](path, argv, env)
 
 
-def posix_spawn(path, argv, env, **kwargs):
-    if _is_self(path):
-        env = _env_with_flag(env)
-    else:
-        path = _bundled(path) or path
-    return _orig["posix_spawn"](path, argv, env, **kwargs)
+def _spawner(name):
+    def spawn(path, argv, env, *args, **kwargs):
+        if _is_self(path, argv):
+            env = _env_with_flag(env)
+        else:
+            swapped = _bundled(path)
+            path = swapped[0] if swapped else path
+        return _orig[name](path, argv, env, *args, **kwargs)
+
+    spawn.__name__ = name
+    return spawn
 
 
 def install():
     _orig["fork_exec"] = _posixsubprocess.fork_exec
     _posixsubprocess.fork_exec = fork_exec
-    for name, func in (("execv", execv), ("execve", execve), ("posix_spawn", posix_spawn)):
+    for name, func in (("execv", execv), ("execve", execve), ("posix_spawn", _spawner("posix_spawn")),
+                       ("posix_spawnp", _spawner("posix_spawnp"))):
         if hasattr(os, name):
             _orig[name] = getattr(os, name)
             setattr(os, name, func)

@@ -16,6 +16,7 @@ from _exxo_boot import EXE, INDEX, read_member
 
 _PREFIX = EXE + "/"
 _BPREFIX = os.fsencode(_PREFIX)
+_BEXE = os.fsencode(EXE)
 _orig = {}
 _st_base = None
 _children = None  # dir member name ("" for the root) -> sorted child names; built on first listdir
@@ -100,7 +101,9 @@ def access(path, mode, *args, **kwargs):
         return _orig["access"](path, mode, *args, **kwargs)
     if not exists(name):
         return False
-    return not (mode & os.W_OK)
+    # The owner bits of the mode we report (r-x for directories and ELF files, r-- otherwise): never writable.
+    granted = (_stat_result(name).st_mode >> 6) & 7
+    return (mode & 7) & ~granted == 0
 
 
 def children(name):
@@ -114,8 +117,17 @@ def children(name):
     return _children.get(name, [])
 
 
-def listdir(path="."):
+def _dir_member(path):
+    """member_of(path), or '' for the binary's own path: listing it lists the zip's root (stat still says it
+    is a file). importlib.metadata and pkg_resources list sys.path entries, and the binary is one."""
     name = member_of(path)
+    if name is None and isinstance(path, (str, bytes)) and (path == EXE or path == _BEXE):
+        return ""
+    return name
+
+
+def listdir(path="."):
+    name = _dir_member(path)
     if name is None:
         return _orig["listdir"](path)
     if not is_dir(name):
@@ -178,7 +190,7 @@ class _ScandirIterator:
 
 
 def scandir(path="."):
-    name = member_of(path)
+    name = _dir_member(path)
     if name is None:
         return _orig["scandir"](path)
     if not is_dir(name):
@@ -212,18 +224,13 @@ def open_member(file, mode="r", buffering=-1, encoding=None, errors=None, newlin
     raw = MemberFile(read_member(name), os.fspath(file))
     if "b" in mode:
         return raw
-    return io.TextIOWrapper(raw, encoding=encoding if encoding is not None else _default_encoding(),
-                            errors=errors, newline=newline)
+    return io.TextIOWrapper(raw, encoding=io.text_encoding(encoding), errors=errors, newline=newline)
 
 
 def open_code(path):
     if member_of(path) is None:
         return _orig["open_code"](path)
     return open_member(path, "rb")
-
-
-def _default_encoding():
-    return "utf-8" if sys.flags.utf8_mode else io.text_encoding(None)
 
 
 def real_path(path):
@@ -317,6 +324,19 @@ class PostImport:
         return spec
 
 
+def after_import(name, patch):
+    """Run patch(module) now if `name` is imported, else right after its first import."""
+    module = sys.modules.get(name)
+    if module is not None:
+        patch(module)
+    else:
+        PostImport.patches[name] = patch
+
+
+def _patch_tokenize(tokenize):
+    tokenize._builtin_open = open_member  # bound at its import; linecache (tracebacks) opens through it
+
+
 def install():
     global _st_base
     _st_base = _orig_stat_of_exe()
@@ -329,8 +349,9 @@ def install():
     builtins.open = open_member
     io.open = open_member
     io.open_code = open_code
-    PostImport.patches["ssl"] = _patch_ssl
     sys.meta_path.insert(0, PostImport)
+    after_import("ssl", _patch_ssl)
+    after_import("tokenize", _patch_tokenize)
 
 
 def _orig_stat_of_exe():
