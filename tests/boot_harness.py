@@ -1,22 +1,251 @@
-"""Runs an exxo binary's boot code with the *host* CPython, as the C launcher would (docs/design.md).
+"""A stand-in for the C launcher, so the boot code can be tested in binaries before the real runtime exists.
 
-For unit tests of the boot code without the runtime: `python -I -S tests/boot_harness.py BINARY args...`
-(the binary's ELF part is irrelevant here; only its zip is used). Bytecode must match the host Python.
+Two halves in one file:
+
+- run as a script (`python3.X -I -S tests/boot_harness.py BINARY ARGS...`), it does what
+  src/exxo/launcher/main.c does (docs/design.md, "Start-up"): reads the EOCD comment of BINARY, chooses app or
+  interpreter mode (EXXO_PYTHON=1, removed at once), sets sys.path/sys.executable/sys.argv, executes the boot
+  code object as `_exxo_boot`, calls `_start(...)`, then `run_app()` or the interpreter's -c/-m/script
+  handling. Until the boot is installed it uses only built-in and frozen modules, as the launcher does. The
+  bytecode in the binary must match the Python that runs this script.
+- imported by the tests, it makes binaries (`builder()`): with the real exxo runtime when one is available
+  (then the binary is a real exxo binary and the harness is not involved), else with a "fake runtime" = a
+  `#!/bin/sh` stub that execs this script with a CPython 3.13, followed by a runtime zip of that CPython's
+  stdlib (written by the runtime's own make_stdlib_zip.py). `write_binary` treats the stub exactly as it treats
+  a runtime's ELF part, so the zip, the manifest and the boot are the real thing.
+
+EXXO_TEST_BOOT=harness|runtime forces one of the two.
 """
 
-import marshal
-import sys
-import types
+from __future__ import annotations
 
-exe = sys.argv[1]
-data = open(exe, 'rb').read()
-c = data[-74:]
-nums = [int(c[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
-mod = types.ModuleType("_exxo_boot")
-mod.__file__ = exe + "/__exxo__/boot.pyc"
-sys.modules["_exxo_boot"] = mod
-exec(marshal.loads(data[nums[0]:nums[0]+nums[1]]), mod.__dict__)
-sys.path.append(exe)
-mod._start(exe, nums[2], nums[3], True)
-sys.argv = [exe] + sys.argv[2:]
-mod.run_app()
+import sys
+
+HOST_PYTHON = "/root/.pyenv/versions/3.13.0/bin/python3.13"  # dev machines only (pyenv), never in CI
+
+
+# ---- the launcher half (runs in the binary's process; built-in and frozen modules only) -------------------
+
+
+def _launch():  # pragma: no cover - runs in the child process
+    import marshal
+    import os
+
+    argv0, args = sys.argv[1], sys.argv[2:]
+    exe = os.path.realpath(argv0)
+    fd = os.open(exe, os.O_RDONLY | os.O_CLOEXEC)
+    size = os.fstat(fd).st_size
+    tail = os.pread(fd, 96, size - 96)
+    comment = tail[22:]
+    if tail[:4] != b"PK\x05\x06" or comment[:6] != b"EXXO1A":
+        sys.exit("boot_harness: %s is not an exxo app binary" % exe)
+    boot_off, boot_size, man_off, man_size = (int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4))
+    boot = os.pread(fd, boot_size, boot_off)
+    os.close(fd)
+    interpreter = os.environ.get("EXXO_PYTHON") == "1"
+    os.environ.pop("EXXO_PYTHON", None)  # for this process only, as the launcher's unsetenv()
+    minor = "%d.%d" % sys.version_info[:2]
+    # The binary's stdlib and app first; the host's own entries after them stand in for what the runtime has
+    # built in (lib-dynload's extension modules), and for the stdlib of a binary made without one.
+    sys.path[:] = [exe + "/lib/python" + minor, exe] + sys.path
+    sys.executable = sys._base_executable = exe
+    module = type(sys)("_exxo_boot")
+    module.__file__ = exe + "/__exxo__/boot.pyc"
+    sys.modules["_exxo_boot"] = module
+    exec(marshal.loads(boot), module.__dict__)
+    module._start(exe, man_off, man_size, not interpreter)
+    if not interpreter:
+        sys.argv[:] = [argv0, *args]
+        module.run_app()
+    else:
+        _interpreter(args)
+
+
+def _interpreter(args):  # pragma: no cover - runs in the child process
+    """The part of CPython's command line that re-entries use: options, then -c CODE, -m MOD or a script."""
+    import os
+
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-c", "-m", "-", "--"):
+        i += 2 if args[i] in ("-W", "-X", "--check-hash-based-pycs") else 1  # the options do not matter here
+    rest = args[i:]
+    main = sys.modules["__main__"]
+    for key in list(main.__dict__):  # a fresh __main__, as for `python -c`
+        if key not in ("__builtins__", "__name__"):
+            del main.__dict__[key]
+    if not rest or rest[0] == "-":
+        sys.argv[:] = [""]
+        exec(compile(sys.stdin.read(), "<stdin>", "exec"), main.__dict__)
+    elif rest[0] == "-c":
+        sys.argv[:] = ["-c", *rest[2:]]
+        exec(compile(rest[1], "<string>", "exec"), main.__dict__)
+    elif rest[0] == "-m":
+        import runpy
+
+        sys.argv[:] = [rest[1], *rest[2:]]
+        runpy._run_module_as_main(rest[1], alter_argv=True)
+    else:
+        import runpy
+
+        sys.argv[:] = rest
+        sys.path.insert(0, os.path.dirname(os.path.realpath(rest[0])))
+        runpy.run_path(rest[0], run_name="__main__")  # the binary itself: its __main__.py runs the app
+
+
+if __name__ == "__main__":
+    _launch()
+    sys.exit(0)
+
+
+# ---- the test half ---------------------------------------------------------------------------------------
+
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from exxo import archive  # noqa: E402
+
+HERE = Path(__file__).resolve()
+MAKE_STDLIB_ZIP = HERE.parents[1] / "src" / "exxo" / "runtime" / "make_stdlib_zip.py"
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "exxo" / "test-harness"
+
+
+def fake_runtime(python: str = HOST_PYTHON) -> Path:
+    """The stub + the stdlib zip of `python`, made once per (python, harness path, stdlib writer), cached."""
+    key = hashlib.sha256(python.encode() + str(HERE).encode() + MAKE_STDLIB_ZIP.read_bytes()).hexdigest()[:16]
+    final = cache_root() / key / "runtime"
+    if final.exists():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    libdir, sysconfig_name = subprocess.run(
+        [python, "-I", "-S", "-c",
+         "import sysconfig; print(sysconfig.get_path('stdlib')); print(sysconfig._get_sysconfigdata_name())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    tmp_zip = final.parent / f"stdlib.{os.getpid()}.zip"
+    subprocess.run([python, "-I", "-S", str(MAKE_STDLIB_ZIP), libdir, f"{libdir}/{sysconfig_name}.py",
+                    str(tmp_zip)], check=True, capture_output=True)
+    stub = f"#!/bin/sh\nexec '{python}' -I -S '{HERE}' \"$0\" \"$@\"\n".encode()
+    tmp = final.parent / f"runtime.{os.getpid()}.tmp"
+    tmp.write_bytes(stub + tmp_zip.read_bytes())
+    tmp_zip.unlink()
+    tmp.chmod(0o755)
+    os.replace(tmp, final)
+    return final
+
+
+def real_runtime() -> Path | None:
+    """The cached real exxo runtime's executable, if one is built (never builds one here)."""
+    from exxo.runtime.bootstrap import find_runtime
+
+    found = find_runtime(os.environ.get("EXXO_TEST_PYTHON", "3.13"))
+    return found.python if found is not None else None
+
+
+class Builder:
+    """Makes binaries for the tests: `build(path, members, "pkg.mod:func")` -> an executable binary."""
+
+    def __init__(self, runtime_exe: Path, python: Path, kind: str) -> None:
+        self.runtime_exe = runtime_exe
+        self.python = python  # compiles the boot code and the app's bytecode (the runtime's version)
+        self.kind = kind  # "runtime" | "harness"
+        self._boot: tuple[bytes, dict[str, bytes]] | None = None
+        self.tag = subprocess.run([str(python), "-I", "-S", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+        self.minor = "3." + self.tag.removeprefix("cpython-3")
+
+    def boot(self) -> tuple[bytes, dict[str, bytes]]:
+        if self._boot is None:
+            self._boot = archive.compile_boot(self.python)
+        return self._boot
+
+    def build(self, out: Path, members: Sequence[archive.Member], entry: str, native: str = "memfd") -> Path:
+        """`entry` is "module:attr" or "module" (run as __main__). Every .py gets its runtime-compiled pyc."""
+        module, _, attr = entry.partition(":")
+        boot, boot_modules = self.boot()
+        info = {"version": self.minor + ".0", "minor": self.minor, "tag": "cp" + self.tag.removeprefix("cpython-")}
+        return archive.write_binary(out, self.runtime_exe, self.compile_pycs(members),
+                                    {"module": module, "attr": attr or None, "name": out.name}, native, info, boot,
+                                    boot_modules).path
+
+    def compile_pycs(self, members: Sequence[archive.Member]) -> list[archive.Member]:
+        """`members` plus `__pycache__/*.cpython-3X.pyc` for every .py, compiled by the runtime's Python."""
+        import marshal
+
+        sources = {m.name: m.data for m in members if m.name.endswith(".py")}
+        if not sources:
+            return list(members)
+        script = (
+            "import importlib._bootstrap_external as be, importlib.util as u, marshal, sys\n"
+            "src = marshal.loads(sys.stdin.buffer.read()); out = {}\n"
+            "for name, data in src.items():\n"
+            "    try:\n"
+            "        code = compile(data, '/build/site-packages/' + name, 'exec', dont_inherit=True)\n"
+            "    except SyntaxError:\n"
+            "        continue\n"
+            "    out[name] = be._code_to_hash_pyc(code, u.source_hash(data), checked=False)\n"
+            "sys.stdout.buffer.write(marshal.dumps(out))\n"
+        )
+        proc = subprocess.run([str(self.python), "-I", "-S", "-c", script], input=marshal.dumps(sources),
+                              capture_output=True, check=True)
+        out = list(members)
+        for name, data in marshal.loads(proc.stdout).items():
+            parent, _, leaf = name.rpartition("/")
+            out.append(archive.Member(f"{parent + '/' if parent else ''}__pycache__/{leaf[:-3]}.{self.tag}.pyc", data))
+        return out
+
+
+_BUILDER: Builder | None = None
+
+
+def builder() -> Builder:
+    """The real runtime when it is built, else the harness on a dev machine's CPython 3.13, else (CI) the real
+    runtime built now (cached)."""
+    global _BUILDER
+    if _BUILDER is None:
+        forced = os.environ.get("EXXO_TEST_BOOT")
+        real = real_runtime() if forced != "harness" else None
+        if real is not None:
+            _BUILDER = Builder(real, real, "runtime")
+        elif forced != "runtime" and Path(HOST_PYTHON).exists():
+            _BUILDER = Builder(fake_runtime(), Path(HOST_PYTHON), "harness")
+        else:
+            from exxo.runtime.bootstrap import ensure_runtime
+
+            rt = ensure_runtime(os.environ.get("EXXO_TEST_PYTHON", "3.13"))
+            _BUILDER = Builder(rt.python, rt.python, "runtime")
+    return _BUILDER
+
+
+def members_from_dir(root: Path, prefix: str = "") -> list[archive.Member]:
+    """Every file under `root` as members (e.g. a `pip install --target` directory), without bytecode caches."""
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and "__pycache__/" not in rel and not rel.endswith(".pyc"):
+            out.append(archive.Member(prefix + rel, path.read_bytes()))
+    return out
+
+
+def pip_target(python: Path, requirements: Sequence[str]) -> Path:
+    """`pip install --target` of binary wheels for `python`'s ABI, cached per (python, requirement set)."""
+    key = hashlib.sha256(("\0".join(sorted(requirements)) + "\0" + str(python)).encode()).hexdigest()[:16]
+    final = cache_root() / "targets" / key
+    if final.exists():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{key}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    has_pip = subprocess.run([str(python), "-c", "import pip"], capture_output=True).returncode == 0
+    pip = [str(python), "-m", "pip"] if has_pip else [sys.executable, "-m", "pip", "--python", str(python)]
+    subprocess.run([*pip, "install", "-q", "--no-compile", "--only-binary", ":all:", "--target", str(tmp),
+                    *requirements], check=True, capture_output=True)
+    os.replace(tmp, final)
+    return final
