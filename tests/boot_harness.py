@@ -38,13 +38,13 @@ def _launch():  # pragma: no cover - runs in the child process
     tail = os.pread(fd, 96, size - 96)
     comment = tail[22:]
     if tail[:4] != b"PK\x05\x06" or comment[:6] != b"EXXO1A":
-        sys.exit("boot_harness: %s is not an exxo app binary" % exe)
+        sys.exit("boot_harness: " + exe + " is not an exxo app binary")
     boot_off, boot_size, man_off, man_size = (int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4))
     boot = os.pread(fd, boot_size, boot_off)
     os.close(fd)
     interpreter = os.environ.get("EXXO_PYTHON") == "1"
     os.environ.pop("EXXO_PYTHON", None)  # for this process only, as the launcher's unsetenv()
-    minor = "%d.%d" % sys.version_info[:2]
+    minor = str(sys.version_info[0]) + "." + str(sys.version_info[1])
     # The binary's stdlib and app first; the host's own entries after them stand in for what the runtime has
     # built in (lib-dynload's extension modules), and for the stdlib of a binary made without one.
     sys.path[:] = [exe + "/lib/python" + minor, exe] + sys.path

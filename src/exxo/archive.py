@@ -1,7 +1,11 @@
 """The binary format: runtime ELF + one deterministic zip (stdlib, app, boot, manifest), see docs/design.md.
 
-`write_binary` writes it (temp file in the output dir, then rename); `read_info` reads it back for
+`write_binary` writes it (temp file in the output dir, fsync, rename); `read_info` reads it back for
 `exxo inspect` and refuses anything that is not a whole exxo binary with a one-line InputError.
+
+The zip is written by hand rather than with `zipfile`: the runtime's stdlib members are copied as raw
+compressed bytes (no inflate/deflate per build), app members are deflated on all cores at once (zlib
+releases the GIL), and every member's data offset is known as it is written (the manifest's index).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import subprocess
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from exxo import __version__
 from exxo.errors import InputError
@@ -31,9 +37,18 @@ MANIFEST = "__exxo__/manifest.json"
 BOOT = "__exxo__/boot.pyc"
 BOOT_MODULES = "__exxo__/boot/"
 MAIN = "__main__.py"
-MAIN_SOURCE = b"import _exxo_boot\n_exxo_boot.main_from_zip()\n"
+MAIN_SOURCE = (
+    b"try:\n"
+    b"    import _exxo_boot\n"
+    b"except ImportError:\n"
+    b"    raise SystemExit('this is an exxo binary: run it directly, not with another Python') from None\n"
+    b"_exxo_boot.main_from_zip()\n"
+)
+RESERVED = ("__exxo__/", MAIN)
 # Never copied from the runtime's stdlib into an app: pip's wheel belongs to `exxo venv`.
 STDLIB_EXCLUDE = ("ensurepip/_bundled/",)
+DEFLATE_LEVEL = 6
+ZIP_LIMIT = 0xFFFFFFFF  # no zip64: sizes, offsets and the member count must fit the classic fields
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,17 @@ def marker(kind: bytes, boot: tuple[int, int], manifest: tuple[int, int]) -> byt
     return text
 
 
+def parse_marker(comment: bytes) -> tuple[bytes, list[int]] | None:
+    """(kind, [boot_offset, boot_size, manifest_offset, manifest_size]) of an exxo EOCD comment, else None."""
+    if len(comment) != COMMENT_SIZE or not comment.startswith(b"EXXO1"):
+        return None
+    try:
+        nums = [int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
+    except ValueError:
+        return None
+    return comment[5:6], nums
+
+
 def split_runtime(runtime_exe: Path) -> tuple[bytes, zipfile.ZipFile | None]:
     """(ELF bytes, the runtime's own appended zip or None)."""
     data = runtime_exe.read_bytes()
@@ -82,31 +108,102 @@ def zip_start(data: bytes) -> int | None:
     if data[eocd:eocd + 4] != b"PK\x05\x06" or not data[eocd + EOCD_SIZE:].startswith(b"EXXO1"):
         return None
     cd_size, cd_offset = struct.unpack("<II", data[eocd + 12:eocd + 20])
-    return int(eocd - cd_size - cd_offset)
+    start = int(eocd - cd_size - cd_offset)
+    return start if start >= 0 else None
+
+
+# ---- ELF facts (build time, so the binary never parses ELF at start) -------------------------------------
 
 
 def elf_facts(name: str, data: bytes) -> dict[str, Any]:
+    """SONAME, DT_NEEDED, sha256, and where .dynstr lies in the file (the boot rewrites bundled names there)."""
     from elftools.common.exceptions import ELFError
-    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.dynamic import DynamicSegment
     from elftools.elf.elffile import ELFFile
 
     facts: dict[str, Any] = {"soname": None, "needed": [], "sha256": hashlib.sha256(data).hexdigest()}
     try:
         elf = ELFFile(io.BytesIO(data))
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                for tag in section.iter_tags():
-                    if tag.entry.d_tag == "DT_NEEDED":
-                        facts["needed"].append(tag.needed)  # type: ignore[attr-defined]
-                    elif tag.entry.d_tag == "DT_SONAME":
-                        facts["soname"] = tag.soname  # type: ignore[attr-defined]
-        dynstr = elf.get_section_by_name(".dynstr")
-        if dynstr is not None:  # where the boot may rewrite DT_NEEDED names (memfd loading)
-            facts["dynstr"] = [dynstr["sh_offset"], dynstr["sh_size"]]
         facts["type"] = elf.header["e_type"]
-    except ELFError as exc:  # a file named like a library but not a valid ELF: keep it as data
-        facts["error"] = str(exc)
+        dynamic = next((s for s in elf.iter_segments() if isinstance(s, DynamicSegment)), None)
+        if dynamic is not None:
+            strtab = strsz = None
+            for tag in dynamic.iter_tags():
+                kind = tag.entry.d_tag
+                if kind == "DT_NEEDED":
+                    facts["needed"].append(tag.needed)  # type: ignore[attr-defined]
+                elif kind == "DT_SONAME":
+                    facts["soname"] = tag.soname  # type: ignore[attr-defined]
+                elif kind == "DT_STRTAB":
+                    strtab = tag.entry.d_val
+                elif kind == "DT_STRSZ":
+                    strsz = tag.entry.d_val
+            dynstr = elf.get_section_by_name(".dynstr")
+            if dynstr is not None:
+                facts["dynstr"] = [dynstr["sh_offset"], dynstr["sh_size"]]
+            elif strtab is not None and strsz is not None:  # no section headers (sstrip): map the address
+                for seg in elf.iter_segments("PT_LOAD"):
+                    if seg["p_vaddr"] <= strtab < seg["p_vaddr"] + seg["p_filesz"]:
+                        facts["dynstr"] = [strtab - seg["p_vaddr"] + seg["p_offset"], strsz]
+                        break
+    except (ELFError, ValueError, KeyError, struct.error) as exc:  # named like ELF but not one: keep as data
+        facts["error"] = f"{name}: {exc}"
     return facts
+
+
+# ---- the zip writer ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    name: str
+    raw: bytes  # the bytes stored in the zip (compressed or not)
+    method: int  # 0 stored, 8 deflated
+    crc: int
+    size: int
+    mode: int  # unix mode bits for external_attr
+
+
+def _dos_date(date: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
+    y, mo, d, h, mi, s = date
+    return (h << 11) | (mi << 5) | (s // 2), ((y - 1980) << 9) | (mo << 5) | d
+
+
+def _deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def _entry_for(name: str, data: bytes, store: bool) -> _Entry:
+    is_elf = data[:4] == b"\x7fELF"
+    mode = 0o100755 if is_elf else 0o100644
+    crc = zlib.crc32(data)
+    if not (store or is_elf) and len(data) > 64:
+        packed = _deflate(data)
+        if len(packed) < len(data):
+            return _Entry(name, packed, 8, crc, len(data), mode)
+    return _Entry(name, data, 0, crc, len(data), mode)
+
+
+def _raw_stdlib(runtime: bytes, keep_ensurepip: bool) -> tuple[bytes, list[_Entry]]:
+    """The runtime's ELF part and its stdlib members as raw entries (compressed bytes copied as they are)."""
+    start = zip_start(runtime)
+    if start is None:
+        return runtime, []
+    out = []
+    with zipfile.ZipFile(io.BytesIO(runtime)) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or (not keep_ensurepip and any(x in info.filename for x in STDLIB_EXCLUDE)):
+                continue
+            if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise InputError(f"the runtime's zip member {info.filename} is encrypted or uses compression "
+                                 f"method {info.compress_type}", hint="rebuild the runtime with `exxo bootstrap`")
+            at = info.header_offset  # absolute within `runtime`: zipfile adds the prepended ELF's size
+            name_len, extra_len = struct.unpack("<HH", runtime[at + 26:at + 30])
+            data_at = at + 30 + name_len + extra_len
+            raw = runtime[data_at:data_at + info.compress_size]
+            out.append(_Entry(info.filename, raw, info.compress_type, info.CRC, info.file_size, 0o100644))
+    return runtime[:start], out
 
 
 def _dirs(names: Iterable[str]) -> set[str]:
@@ -118,20 +215,74 @@ def _dirs(names: Iterable[str]) -> set[str]:
     return out
 
 
+def _check_name(name: str) -> None:
+    parts = name.split("/")
+    if (not name or name.startswith("/") or name.endswith("/") or "\\" in name or "\0" in name
+            or any(p in ("", ".", "..") for p in parts)):
+        raise InputError(f"cannot put {name!r} in the binary: member names are relative POSIX paths of files")
+
+
+class _ZipWriter:
+    """Local headers + data as members come, then the central directory and the EOCD with exxo's comment."""
+
+    def __init__(self, f: BinaryIO, base: int, date: tuple[int, int, int, int, int, int]) -> None:
+        self.f = f
+        self.base = base  # absolute offset of the zip's first byte
+        self.pos = 0  # zip-relative
+        self.time, self.date = _dos_date(date)
+        self.central: list[bytes] = []
+        self.hash = hashlib.sha256()  # over every member's name and data as written: the build id
+
+    def add(self, e: _Entry) -> int:
+        """Writes one member; returns the zip-relative offset of its data."""
+        name = e.name.encode()
+        flags = 0x800 if not name.isascii() else 0
+        is_dir = e.name.endswith("/")
+        version = 20 if e.method == 8 or is_dir else 10
+        fields = struct.pack("<HHHHHIII", version, flags, e.method, self.time, self.date, e.crc, len(e.raw), e.size)
+        header = b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name
+        if self.pos + len(header) + len(e.raw) > ZIP_LIMIT or len(self.central) >= 0xFFFF:
+            raise InputError("the app is too large for one exxo binary (more than 4 GiB or 65,535 files)")
+        external = (e.mode << 16) | (0x10 if is_dir else 0)
+        self.central.append(
+            b"PK\x01\x02" + struct.pack("<H", (3 << 8) | 20) + fields
+            + struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, external, self.pos) + name
+        )
+        data_at = self.pos + len(header)
+        self.f.write(header)
+        self.f.write(e.raw)
+        self.pos = data_at + len(e.raw)
+        self.hash.update(name + b"\0" + struct.pack("<IQ", e.crc, e.size) + hashlib.sha256(e.raw).digest())
+        return data_at
+
+    def finish(self, comment: bytes) -> None:
+        cd = b"".join(self.central)
+        self.f.write(cd)
+        n = len(self.central)
+        self.f.write(b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, n, n, len(cd), self.pos, len(comment)) + comment)
+        self.pos += len(cd) + EOCD_SIZE + len(comment)
+
+
 def compile_boot(python: Path) -> tuple[bytes, dict[str, bytes]]:
-    """Marshal exxo's boot sources with the runtime interpreter (bytecode is version-specific)."""
+    """Marshal exxo's boot sources with the runtime interpreter (bytecode is version-specific).
+
+    Returns (code of _boot/__init__.py, {"__exxo__/boot/<mod>.pyc": code}) for write_binary."""
     boot_dir = Path(str(resources.files("exxo") / "_boot"))
     script = (
         "import marshal, sys, pathlib\n"
         "out = {}\n"
         "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.py')):\n"
-        "    name = '_exxo_boot' if p.stem == '__init__' else '_exxo_boot.' + p.stem\n"
-        "    out[p.stem] = marshal.dumps(compile(p.read_bytes(), '<exxo boot>/' + p.name, 'exec'))\n"
+        "    out[p.stem] = marshal.dumps(compile(p.read_bytes(), '<exxo boot>/' + p.name, 'exec',"
+        " dont_inherit=True))\n"
         "sys.stdout.buffer.write(marshal.dumps(out))\n"
     )
-    proc = subprocess.run([str(python), "-I", "-S", "-c", script, str(boot_dir)], capture_output=True)
+    try:
+        proc = subprocess.run([str(python), "-I", "-S", "-c", script, str(boot_dir)], capture_output=True)
+    except OSError as exc:
+        raise InputError(f"cannot run {python} to compile exxo's boot code: {exc.strerror}") from exc
     if proc.returncode != 0:
-        raise InputError(f"cannot compile exxo's boot code with {python}: {proc.stderr.decode()[-500:]}",
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+        raise InputError(f"cannot compile exxo's boot code with {python}: {tail[0]}",
                          hint="the venv's interpreter must be an exxo runtime (make one with `exxo venv`)")
     import marshal
 
@@ -151,76 +302,63 @@ def write_binary(
     boot_modules: dict[str, bytes],
     keep_ensurepip: bool = False,
 ) -> BinaryInfo:
-    elf, runtime_zip = split_runtime(runtime_exe)
+    """Writes `out` = the ELF part of `runtime_exe` + the app's zip (docs/design.md), deterministically."""
+    if native_mode not in ("memfd", "cache"):
+        raise InputError(f"native mode {native_mode!r} is not memfd or cache")
+    elf, stdlib = _raw_stdlib(runtime_exe.read_bytes(), keep_ensurepip)
     date = fixed_date()
-    entries: dict[str, bytes] = {}
-    if runtime_zip is not None:
-        for info in runtime_zip.infolist():
-            if info.is_dir() or (not keep_ensurepip and any(x in info.filename for x in STDLIB_EXCLUDE)):
-                continue
-            entries[info.filename] = runtime_zip.read(info)
+    own: dict[str, tuple[bytes, bool]] = {}  # name -> (data, store uncompressed)
     for m in members:
-        entries[m.name] = m.data
-    entries[MAIN] = MAIN_SOURCE
-    entries[BOOT] = boot_code
-    entries.update(boot_modules)
-    names = sorted(entries)
-    build_id = hashlib.sha256()
-    for name in names:
-        build_id.update(name.encode() + b"\0" + hashlib.sha256(entries[name]).digest())
-    build_id.update(json.dumps([entry, native_mode, python_info], sort_keys=True).encode())
+        _check_name(m.name)
+        if m.name in own:
+            raise InputError(f"{m.name} is given twice to the binary writer")
+        if m.name.startswith(RESERVED[0]) and not m.name.startswith("__exxo__/runtime/") or m.name == MAIN:
+            raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
+        own[m.name] = (m.data, False)
+    own[MAIN] = (MAIN_SOURCE, False)
+    own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
+    for name, code in boot_modules.items():
+        own[name] = (code, True)
+    stdlib = [e for e in stdlib if e.name not in own]
+    names = [e.name for e in stdlib] + list(own)
 
-    buf = io.BytesIO()
-    files: dict[str, list[int]] = {}  # offsets relative to the zip's start (relocatable, e.g. by upx)
-    elf_info: dict[str, Any] = {}
-    base = len(elf)
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name in sorted(set(names) | _dirs(names)):
-            info = zipfile.ZipInfo(name, date)
-            if name.endswith("/"):
-                info.external_attr = (0o40755 << 16) | 0x10
-                zf.writestr(info, b"")
-                files[name] = [0, 0, 0, 0, 1]
-                continue
-            data = entries[name]
-            is_elf = data[:4] == b"\x7fELF"
-            stored = is_elf or name in (BOOT, MANIFEST) or name.startswith(BOOT_MODULES)
-            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-            info.external_attr = (0o100755 if is_elf else 0o100644) << 16
-            header_at = buf.tell()
-            zf.writestr(info, data, compresslevel=6)
-            data_at = header_at + 30 + len(info.filename.encode()) + len(info.extra)
-            files[name] = [data_at, info.compress_size, len(data),
-                           0 if stored else 8, 0]
-            if is_elf:
-                elf_info[name] = elf_facts(name, data)
-        boot = files[BOOT]
-        manifest: dict[str, Any] = {
-            "format": FORMAT,
-            "exxo_version": __version__,
-            "python": python_info,
-            "entry": entry,
-            "build_id": build_id.hexdigest()[:32],
-            "native": native_mode,
-            "stdlib_prefix": f"lib/python{python_info.get('minor', '')}",
-            "files": files,
-            "elf": elf_info,
-        }
-        info = zipfile.ZipInfo(MANIFEST, date)
-        info.compress_type = zipfile.ZIP_STORED
-        info.external_attr = 0o100644 << 16
-        manifest["manifest_at"] = buf.tell() + 30 + len(MANIFEST)  # no extra field on a fresh ZipInfo
-        manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-        zf.writestr(info, manifest_bytes)
-        zf.comment = marker(b"A", (base + boot[0], boot[2]),
-                            (base + manifest["manifest_at"], len(manifest_bytes)))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        built = list(pool.map(lambda kv: _entry_for(kv[0], *kv[1]), own.items()))
+        elf_members = [e.name for e in built if e.raw[:4] == b"\x7fELF" and e.method == 0]
+        facts = dict(zip(elf_members, pool.map(lambda n: elf_facts(n, own[n][0]), elf_members), strict=True))
+    entries = {e.name: e for e in (*stdlib, *built)}
+    for d in _dirs(names):
+        entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)
 
+    stdlib_minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(elf)
-            f.write(buf.getvalue())
+            zw = _ZipWriter(f, len(elf), date)
+            files: dict[str, list[int]] = {}  # zip-relative offsets: the zip can move (upx) without rewriting
+            for name in sorted(entries):
+                e = entries[name]
+                files[name] = [zw.add(e), len(e.raw), e.size, e.method, int(name.endswith("/"))]
+            zw.hash.update(json.dumps([entry, native_mode, python_info], sort_keys=True).encode())
+            manifest: dict[str, Any] = {
+                "format": FORMAT,
+                "exxo_version": __version__,
+                "python": python_info,
+                "entry": entry,
+                "build_id": zw.hash.hexdigest()[:32],
+                "native": native_mode,
+                "stdlib_prefix": f"lib/python{stdlib_minor}",
+                "files": files,
+                "elf": facts,
+                "manifest_at": zw.pos + 30 + len(MANIFEST),  # its local header has no extra field
+            }
+            data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+            at = zw.add(_Entry(MANIFEST, data, 0, zlib.crc32(data), len(data), 0o100644))
+            assert at == manifest["manifest_at"]
+            boot = files[BOOT]
+            zw.finish(marker(b"A", (len(elf) + boot[0], boot[2]), (len(elf) + at, len(data))))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o755)
@@ -229,7 +367,21 @@ def write_binary(
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return BinaryInfo(out, manifest["build_id"], len(elf), len(buf.getvalue()), len(names))
+    _fsync_dir(out.parent)
+    return BinaryInfo(out, manifest["build_id"], len(elf), zw.pos, len(entries) + 1)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
@@ -252,8 +404,10 @@ def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
 
 def relocate(zip_bytes: bytes, elf: bytes) -> bytes:
     """`elf` + the same zip: member offsets are relative to the zip, only the comment's two change."""
-    comment = zip_bytes[-COMMENT_SIZE:]
-    nums = [int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
+    parsed = parse_marker(zip_bytes[-COMMENT_SIZE:])
+    if parsed is None:
+        raise InputError("cannot relocate: the zip has no exxo marker")
+    nums = parsed[1]
     zip_at = _zip_base(zip_bytes, nums[2], nums[3])
     delta = len(elf) - zip_at
     new = marker(b"A", (nums[0] + delta, nums[1]), (nums[2] + delta, nums[3]))
@@ -265,7 +419,6 @@ def _zip_base(zip_bytes: bytes, moff: int, msize: int) -> int:
     eocd = len(zip_bytes) - EOCD_SIZE - COMMENT_SIZE
     cd_size, cd_offset = struct.unpack("<II", zip_bytes[eocd + 12:eocd + 20])
     start = eocd - cd_size - cd_offset  # 0 when zip_bytes is exactly the zip
-    # The manifest's data lies at manifest_at (zip-relative); the comment holds its absolute offset.
     rel = int(json.loads(zip_bytes[start:][_manifest_slice(zip_bytes[start:], msize)])["manifest_at"])
     return moff - rel
 
@@ -278,41 +431,44 @@ def _manifest_slice(z: bytes, msize: int) -> slice:
 
 
 def read_info(path: Path) -> dict[str, Any]:
-    """The manifest of an exxo binary, plus sizes; InputError with one line for anything else."""
+    """The manifest of an exxo binary, plus `_sizes`; InputError with one line for anything else."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
             if size < EOCD_SIZE + COMMENT_SIZE:
-                raise InputError(f"{path}: not an exxo binary (too small)")
+                raise InputError(f"{path}: not an exxo binary (too small: {size} bytes)")
             f.seek(size - EOCD_SIZE - COMMENT_SIZE)
             tail = f.read()
-            if tail[:4] != b"PK\x05\x06" or not tail[EOCD_SIZE:].startswith(b"EXXO1"):
-                raise InputError(f"{path}: not an exxo binary (no exxo trailer at its end; truncated?)")
-            comment = tail[EOCD_SIZE:]
-            cd_size, cd_offset = struct.unpack("<II", tail[12:20])
-            zip_at = size - EOCD_SIZE - COMMENT_SIZE - cd_size - cd_offset
-            kind = comment[5:6]
-            nums = [int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
+            parsed = parse_marker(tail[EOCD_SIZE:])
+            if tail[:4] != b"PK\x05\x06" or parsed is None:
+                raise InputError(f"{path}: not an exxo binary (no exxo marker at its end; truncated?)")
+            kind, (_boff, _bsize, moff, msize) = parsed
             if kind == b"R":
                 raise InputError(f"{path}: this is an exxo runtime without an app, not an app binary")
-            moff, msize = nums[2], nums[3]
-            if moff + msize > size or msize == 0:
-                raise InputError(f"{path}: damaged exxo binary (manifest outside the file; truncated?)")
+            if kind != b"A":
+                raise InputError(f"{path}: not an exxo binary (unknown kind {kind!r})")
+            cd_size, cd_offset = struct.unpack("<II", tail[12:20])
+            zip_at = size - EOCD_SIZE - COMMENT_SIZE - cd_size - cd_offset
+            if zip_at < 0 or msize == 0 or moff + msize > size:
+                raise InputError(f"{path}: damaged exxo binary (its manifest lies outside the file; truncated?)")
             f.seek(moff)
             raw = f.read(msize)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
-        manifest: dict[str, Any] = json.loads(raw)
-    except ValueError as exc:
-        raise InputError(f"{path}: damaged exxo binary (its manifest is not valid JSON)") from exc
+        manifest = json.loads(raw)
+        if not isinstance(manifest, dict):
+            raise ValueError("not an object")
+        files = manifest["files"]
+        entries = [(name, int(e[0]), int(e[1])) for name, e in files.items()]
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise InputError(f"{path}: damaged exxo binary (its manifest is not valid: {exc})") from exc
     if manifest.get("format") != FORMAT:
         raise InputError(f"{path}: exxo binary format {manifest.get('format')!r} is not supported by exxo "
                          f"{__version__} (expects {FORMAT})")
     manifest["_sizes"] = {"file": size, "runtime": zip_at, "zip": size - zip_at}
-    # Check that the zip is whole: its last member's data must end inside the file.
-    for name, (off, csize, _usize, _method, _d) in manifest["files"].items():
+    for name, off, csize in entries:  # the zip must be whole: every member's data inside the file
         if zip_at + off + csize > size:
-            raise InputError(f"{path}: damaged exxo binary ({name} extends past the end; truncated?)")
+            raise InputError(f"{path}: damaged exxo binary ({name} extends past its end; truncated?)")
     return manifest
