@@ -166,12 +166,17 @@ class Builder:
             self._boot = archive.compile_boot(self.python)
         return self._boot
 
-    def build(self, out: Path, members: Sequence[archive.Member], entry: str, native: str = "memfd") -> Path:
-        """`entry` is "module:attr" or "module" (run as __main__). Every .py gets its runtime-compiled pyc."""
+    def build(self, out: Path, members: Sequence[archive.Member], entry: str, native: str = "memfd",
+              source_only: Sequence[str] = (), bytecode_only: Sequence[str] = ()) -> Path:
+        """`entry` is "module:attr" or "module" (run as __main__). Every .py gets its runtime-compiled pyc except
+        those in `source_only`; the .py of those in `bytecode_only` is left out (only the pyc ships)."""
         module, _, attr = entry.partition(":")
         boot, boot_modules = self.boot()
         info = {"version": self.minor + ".0", "minor": self.minor, "tag": "cp" + self.tag.removeprefix("cpython-")}
-        return archive.write_binary(out, self.runtime_exe, self.compile_pycs(members),
+        compiled = self.compile_pycs([m for m in members if m.name not in source_only])
+        final = [m for m in compiled if m.name not in bytecode_only]
+        final += [m for m in members if m.name in source_only]
+        return archive.write_binary(out, self.runtime_exe, final,
                                     {"module": module, "attr": attr or None, "name": out.name}, native, info, boot,
                                     boot_modules).path
 
@@ -243,9 +248,14 @@ def pip_target(python: Path, requirements: Sequence[str]) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{key}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    has_pip = subprocess.run([str(python), "-c", "import pip"], capture_output=True).returncode == 0
-    pip = [str(python), "-m", "pip"] if has_pip else [sys.executable, "-m", "pip", "--python", str(python)]
-    subprocess.run([*pip, "install", "-q", "--no-compile", "--only-binary", ":all:", "--target", str(tmp),
+    # The host's pip, told the target's tags (the runtime may have no pip, and an old pip cannot run on 3.13).
+    tag = subprocess.run([str(python), "-I", "-S", "-c", "import sys; print('%d%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    platforms = ["manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_x86_64", "linux_x86_64"]
+    platforms += [f"manylinux_2_{n}_x86_64" for n in range(5, 37)]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--only-binary", ":all:",
+                    "--python-version", tag, "--implementation", "cp", "--abi", f"cp{tag}", "--abi", "abi3",
+                    "--abi", "none", *(x for p in platforms for x in ("--platform", p)), "--target", str(tmp),
                     *requirements], check=True, capture_output=True)
     os.replace(tmp, final)
     return final

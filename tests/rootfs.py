@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 
@@ -56,8 +55,7 @@ def bullseye_tarball() -> Path:
 def bullseye_root(dest: Path) -> Path:
     """A fresh bullseye root in `dest` (extracted from the cached tarball)."""
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(bullseye_tarball()) as tf:
-        tf.extractall(dest, filter="fully_trusted")
+    subprocess.run(["tar", "-C", str(dest), "-xf", str(bullseye_tarball())], check=True)
     return dest
 
 

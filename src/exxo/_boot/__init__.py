@@ -49,7 +49,10 @@ def read_member(name):
     if method == 8:
         import zlib
 
-        data = zlib.decompress(data, -15, size)
+        try:
+            data = zlib.decompress(data, -15, size)
+        except zlib.error as exc:
+            raise OSError(5, "exxo: damaged binary: %s cannot be inflated (%s)" % (name, exc), EXE) from None
     return data
 
 
@@ -99,6 +102,8 @@ def _start(exe, manifest_offset, manifest_size, app_mode):
     BASE = manifest_offset - MANIFEST["manifest_at"]
     ELF = MANIFEST.get("elf", {})
     sys._exxo_runtime = MANIFEST["python"].get("version")
+    if exe not in sys.path:  # interpreter mode: the launcher left sys.path to CPython's own calculation
+        sys.path.append(exe)
 
     # The importer first: nothing may be looked up in the zip before its hook is in place.
     importer = _load_boot_module("importer")

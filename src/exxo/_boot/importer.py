@@ -164,7 +164,9 @@ class ExxoPathFinder(_external.FileFinder):
 
         seen = set()
         here = self.prefix.rstrip("/")
-        for child in zipio.children(here):
+        cached = [c[: -len(_TAG) - 5] + ".py" for c in zipio.children(self.prefix + "__pycache__")
+                  if c.endswith("." + _TAG + ".pyc")]  # modules shipped as bytecode only
+        for child in list(zipio.children(here)) + cached:
             member = self.prefix + child
             name = None
             if (member + "/") in INDEX:

@@ -329,22 +329,26 @@ main(int argc, char **argv)
     if (have_exe && marker.kind != 0) {
         char path[PATH_MAX + 32];
         snprintf(path, sizeof(path), "%s/lib/python%d.%d", exe_path, PY_MAJOR_VERSION, PY_MINOR_VERSION);
-        wchar_t *wpath = Py_DecodeLocale(path, NULL);
-        if (wpath == NULL) {
-            fprintf(stderr, "exxo: cannot decode the executable path\n");
-            return 1;
-        }
-        config.module_search_paths_set = 1;
-        check(PyWideStringList_Append(&config.module_search_paths, wpath), &config);
-        PyMem_RawFree(wpath);
-        if (app) {
+        if (app && !interpreter) {
+            /* App mode: exactly the stdlib and the app, nothing from the environment. */
+            wchar_t *wpath = Py_DecodeLocale(path, NULL);
             wchar_t *wexe = Py_DecodeLocale(exe_path, NULL);
-            if (wexe == NULL) {
+            if (wpath == NULL || wexe == NULL) {
                 fprintf(stderr, "exxo: cannot decode the executable path\n");
                 return 1;
             }
+            config.module_search_paths_set = 1;
+            check(PyWideStringList_Append(&config.module_search_paths, wpath), &config);
             check(PyWideStringList_Append(&config.module_search_paths, wexe), &config);
+            PyMem_RawFree(wpath);
             PyMem_RawFree(wexe);
+        }
+        else {
+            /* Interpreter: CPython's own path calculation (PYTHONPATH, -E/-I, venvs), with the stdlib
+             * directory being the zip inside this executable. The boot adds the app for kind A. */
+            set_wide(&config, &config.stdlib_dir, path);
+        }
+        if (app) {
             set_wide(&config, &config.executable, exe_path);
         }
     }

@@ -111,7 +111,30 @@ def patch(b: Build, python_for_regen: str) -> None:
         raise BuildError(f"{freeze} changed: cannot enable freezing of the encodings package",
                          hint="update exxo.runtime.cpython.patch for this CPython version")
     freeze.write_text(text.replace("#'<encodings.*>',", "'<encodings.*>',\n        'linecache',"))
+    patch_ensurepip(b.srcdir)
     b.reporter.run([python_for_regen, str(freeze)], cwd=b.srcdir, what="regenerating the frozen-module list")
+
+
+def patch_ensurepip(srcdir: Path) -> None:
+    """ensurepip names its temp copy of the pip wheel after `resources.as_file()`'s path, which is a random temp
+    name when the stdlib is a zip ('tmpab12pip-26.2-py3-none-any.whl'): pip then rejects it and `python -m venv`
+    fails. Use the wheel's real name (CPython's own code works only with a stdlib on disk)."""
+    path = srcdir / "Lib" / "ensurepip" / "__init__.py"
+    text = path.read_text()
+    old_tmp = "tmp_wheel_path = tmpdir_path / bundled_wheel_path.name"
+    old_ver = "wheel_name = bundled_wheel_path.name"
+    if old_tmp not in text:
+        return  # other versions (3.11) copy the wheel under its own name already
+    helper = (
+        "\n\ndef _exxo_wheel_name(path):\n"
+        "    # exxo: a zipped stdlib makes as_file() return a temp name; keep the wheel's own name.\n"
+        "    name = path.name\n"
+        "    return name if name.startswith('pip-') else name[name.index('pip-'):]\n"
+    )
+    text = text.replace(old_tmp, "tmp_wheel_path = tmpdir_path / _exxo_wheel_name(bundled_wheel_path)")
+    text = text.replace(old_ver, "wheel_name = _exxo_wheel_name(bundled_wheel_path)")
+    text = text.replace("\n\ndef _get_pip_whl_path_ctx():", helper + "\n\ndef _get_pip_whl_path_ctx():", 1)
+    path.write_text(text)
 
 
 def hide_dep_symbols(lib_dirs: list[Path], reporter: Reporter) -> None:
