@@ -63,7 +63,7 @@ for rel in sys.stdin.read().split("\0"):
 sys.stdout.buffer.write(marshal.dumps(out))
 """
 
-ALWAYS_EXCLUDED = ("*.pyc", "*/__pycache__/*", "__pycache__/*", "*.dist-info/RECORD", "*.dist-info/INSTALLER",
+ALWAYS_EXCLUDED = ("*.pyc", "*/__pycache__/*", "__pycache__/*", "*.dist-info/INSTALLER",
                    "*.dist-info/REQUESTED", "*.dist-info/direct_url.json")
 
 
