@@ -177,7 +177,7 @@ class ExxoPathFinder(_external.FileFinder):
                     if child.endswith(suffix) and child != "__init__" + suffix:
                         name, ispkg = child[: -len(suffix)], False
                         break
-            if name and name.isidentifier() and name not in seen:
+            if name and "." not in name and name not in seen:  # "0001_initial" (Django migrations) too
                 seen.add(name)
                 yield prefix + name, ispkg
 
