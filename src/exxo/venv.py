@@ -1,14 +1,79 @@
-"""`exxo venv ENVDIR [-p 3.13] [--clear]`: a standard virtualenv whose interpreter is the exxo runtime."""
+"""`exxo venv ENVDIR [-p 3.13] [--clear]`: a standard virtualenv whose interpreter is the exxo runtime.
+
+The venv is made by the runtime's own `venv` module, so it is exactly what `python -m venv` makes (symlinked
+interpreter, `bin/activate*`, pip from ensurepip), plus three keys in pyvenv.cfg that `exxo build` checks:
+
+    exxo = <exxo version>            the venv was made by exxo (this is what `is_exxo_venv` looks for)
+    exxo-python = <full version>     the runtime's CPython release
+    exxo-runtime = <runtime dir>
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from exxo import __version__
 from exxo.errors import BuildError, InputError
+
+if TYPE_CHECKING:
+    from exxo.runtime.bootstrap import Runtime
+
+# Runs inside the runtime. Its stdlib is a zip, and `venv.EnvBuilder.setup_scripts` finds the activate scripts
+# with os.walk() on a directory beside venv/__init__.py, which finds nothing in a zip: the scripts are copied
+# out with importlib.resources first. Everything else is the stock EnvBuilder, with `python -m venv`'s defaults.
+_CREATE = r"""
+import os, shutil, sys, tempfile, venv
+from importlib import resources
+
+def copy_tree(node, dest):
+    os.makedirs(dest, exist_ok=True)
+    for child in node.iterdir():
+        target = os.path.join(dest, child.name)
+        if child.is_dir():
+            copy_tree(child, target)
+        else:
+            with open(target, "wb") as f:
+                f.write(child.read_bytes())
+
+def bundled_pip():
+    try:
+        return any(p.name.startswith("pip-") and p.name.endswith(".whl")
+                   for p in (resources.files("ensurepip") / "_bundled").iterdir())
+    except (ImportError, OSError, ValueError):  # no ensurepip, or no _bundled dir in the zip
+        return False
+
+class Builder(venv.EnvBuilder):
+    def setup_scripts(self, context):
+        here = os.path.join(os.path.dirname(os.path.abspath(venv.__file__)), "scripts")
+        if os.path.isdir(here):
+            return super().setup_scripts(context)
+        tmp = tempfile.mkdtemp(prefix="exxo-venv-scripts-")
+        try:
+            copy_tree(resources.files("venv") / "scripts", tmp)
+            self.install_scripts(context, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+with_pip = bundled_pip()
+kwargs = dict(symlinks=os.name != "nt", with_pip=with_pip)
+if sys.version_info >= (3, 13):
+    kwargs["scm_ignore_files"] = {"git"}
+Builder(**kwargs).create(sys.argv[1])
+print("pip" if with_pip else "no-pip")
+"""
+
+PYPI_PIP = "https://pypi.org/pypi/pip/json"
 
 
 def read_cfg(env: Path) -> dict[str, str]:
@@ -36,39 +101,115 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "venv", help="create a virtualenv whose interpreter is the exxo runtime",
         description="Create a standard virtual environment (pip included) whose interpreter is the exxo runtime "
         "for that Python version, building the runtime first if needed.",
-        epilog="examples:\n  exxo venv /tmp/env\n  exxo venv .venv-exxo -p 3.13 --clear",
+        epilog="examples:\n"
+               "  exxo venv /tmp/env && . /tmp/env/bin/activate && pip install -e .\n"
+               "  exxo venv .venv-exxo -p 3.13 --clear",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("envdir", type=Path)
-    p.add_argument("-p", "--python", default="3.13", metavar="VERSION")
-    p.add_argument("--clear", action="store_true", help="delete ENVDIR's contents first")
+    p.add_argument("-p", "--python", default="3.13", metavar="VERSION",
+                   help="CPython version of the runtime (default: 3.13)")
+    p.add_argument("--clear", action="store_true", help="delete ENVDIR first if it exists")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    create(args.envdir, args.python, args.clear)
-    print(f"exxo: venv ready: {args.envdir}\n  activate it: . {args.envdir}/bin/activate")
+    env = args.envdir.absolute()
+    if _existing(env, args.python, args.clear):
+        return 0
+    from exxo.runtime.bootstrap import ensure_runtime
+
+    runtime = ensure_runtime(args.python)
+    create(env, runtime, args.clear)
+    print(f"exxo: venv ready: {env} (CPython {runtime.version}, exxo runtime)\n"
+          f"  activate it: . {env}/bin/activate")
     return 0
 
 
-def create(env: Path, version: str = "3.13", clear: bool = False) -> Path:
-    from exxo.runtime.bootstrap import ensure_runtime
+def _existing(env: Path, version: str, clear: bool) -> bool:
+    """True when ENVDIR already is the venv asked for; InputError when it is something else.
 
-    runtime = ensure_runtime(version)
+    Checked before the runtime is looked up, so a wrong ENVDIR is refused at once, never after a bootstrap.
+    --clear empties ENVDIR as `python -m venv --clear` does, but never a directory that holds the current
+    directory or the home directory (a mistyped `exxo venv . --clear`).
+    """
+    if not (env.exists() or env.is_symlink()) or (env.is_dir() and not any(env.iterdir())):
+        return False
+    if not env.is_dir():
+        raise InputError(f"{env} already exists and is not a directory", hint="choose another ENVDIR")
+    if clear:
+        _check_clearable(env)
+        return False
+    cfg = read_cfg(env)
+    if not cfg:
+        raise InputError(f"{env} already exists: a non-empty directory, not a virtualenv",
+                         hint=f"choose another ENVDIR, or delete what is in it: exxo venv {env} --clear")
+    recorded = cfg.get("exxo-python", "")
+    same = recorded == version or recorded.startswith(version + ".")  # -p 3.13 matches a 3.13.x venv
+    if same and venv_python(env).exists():
+        print(f"exxo: {env} is already an exxo venv for CPython {recorded}; nothing to do")
+        return True
+    if same:
+        what = f"an exxo venv whose runtime is gone ({cfg.get('exxo-runtime', '?')})"
+    elif recorded:
+        what = f"an exxo venv for CPython {recorded}, not {version}"
+    else:
+        what = "a virtualenv not made by exxo"
+    raise InputError(f"{env} already exists and is {what}",
+                     hint=f"choose another directory, or replace it: exxo venv {env} -p {version} --clear")
+
+
+def _check_clearable(env: Path) -> None:
+    real = env.resolve()
+    for precious in (Path.cwd().resolve(), Path.home().resolve()):
+        if precious == real or real in precious.parents:
+            raise InputError(f"refusing to --clear {env}: it holds {precious}", hint="choose another ENVDIR")
+
+
+def create(env: Path, runtime: Runtime, clear: bool = False) -> Path:
+    """Make the venv at `env` with `runtime` (removing what is there first when `clear`)."""
     env = env.absolute()
-    if env.exists() and any(env.iterdir()) and not clear:
-        cfg = read_cfg(env)
-        if cfg.get("exxo-python") == runtime.version and venv_python(env).exists():
-            print(f"exxo: {env} is already an exxo venv for CPython {runtime.version}")
-            return env
-        what = "an exxo venv for CPython " + cfg["exxo-python"] if "exxo-python" in cfg else \
-            ("a virtualenv not made by exxo" if cfg else "a non-empty directory")
-        raise InputError(f"{env} already exists and is {what}",
-                         hint=f"choose another directory, or replace it: exxo venv {env} -p {version} --clear")
-    if clear and env.exists():
-        shutil.rmtree(env)
-    proc = subprocess.run([str(runtime.python), "-m", "venv", str(env)], capture_output=True, text=True)
+    if clear and env.is_dir():
+        _check_clearable(env)
+        for child in env.iterdir():  # the contents, not ENVDIR itself (it may be a symlink or a mount point)
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    proc = subprocess.run([str(runtime.python), "-I", "-c", _CREATE, str(env)], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BuildError(f"creating the venv {env} failed", log_tail=(proc.stdout + proc.stderr)[-3000:])
+        raise BuildError(f"creating the venv {env} with {runtime.python} failed",
+                         log_tail=(proc.stdout + proc.stderr)[-3000:],
+                         hint="if the message is about ensurepip or pip, run again with --clear")
+    if proc.stdout.split()[-1:] == ["no-pip"]:
+        # A runtime without ensurepip's wheel (built by hand, or trimmed): pip comes from PyPI instead.
+        install_pip_from_pypi(venv_python(env))
     with open(env / "pyvenv.cfg", "a") as f:
         f.write(f"exxo = {__version__}\nexxo-python = {runtime.version}\nexxo-runtime = {runtime.dir}\n")
     return env
+
+
+def install_pip_from_pypi(python: Path) -> None:
+    """Download pip's newest wheel from PyPI (sha256 checked) and let it install itself into the venv."""
+    try:
+        with urllib.request.urlopen(PYPI_PIP, timeout=60) as resp:
+            release: dict[str, Any] = json.load(resp)
+        wheel = next(u for u in release["urls"] if u["filename"].endswith("-py3-none-any.whl"))
+        # urljoin: a PyPI mirror may answer with relative URLs
+        with urllib.request.urlopen(urllib.parse.urljoin(PYPI_PIP, wheel["url"]), timeout=120) as resp:
+            data = resp.read()
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise BuildError(f"the runtime has no bundled pip and pip could not be downloaded from PyPI: {exc}",
+                         hint="check the network (or proxy variables), then: exxo venv ENVDIR --clear") from exc
+    if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
+        raise BuildError(f"{wheel['filename']} from PyPI does not match its published sha256",
+                         hint="retry; if it persists, something between you and PyPI alters downloads")
+    with tempfile.TemporaryDirectory(prefix="exxo-pip-") as tmp:
+        path = Path(tmp) / wheel["filename"]
+        path.write_bytes(data)
+        # A pip wheel runs from its own path (what get-pip.py does).
+        proc = subprocess.run([str(python), f"{path}/pip", "install", "--no-index", "--no-input", "-q", str(path)],
+                              capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    if proc.returncode != 0:
+        raise BuildError("installing pip into the venv failed", log_tail=(proc.stdout + proc.stderr)[-3000:])
+    print(f"exxo: pip {release['info']['version']} installed from PyPI (the runtime carries no ensurepip wheel)",
+          file=sys.stderr)
