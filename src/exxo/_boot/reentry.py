@@ -8,7 +8,7 @@ its own name (`myapp ...`, a shell, another program, `os.execv(sys.executable, [
 The child's launcher removes the variable at once, so it never reaches grandchildren.
 
 Bundled executables (`<binary>/pkg/bin/tool`) run from a memfd (or the native cache): the program path is
-swapped for `/proc/self/fd/N`, and N is kept open across close_fds so that exec can still open it.
+swapped for the memfd's /proc path (no file is written).
 
 `_posixsubprocess.fork_exec` is replaced on the module before `subprocess` is imported (subprocess binds
 the function at its import); multiprocessing looks it up at each call.
@@ -38,8 +38,10 @@ def _is_self(program, argv):
         _same(first, EXE, _BEXE) or _same(first, sys.executable, os.fsencode(sys.executable)))
 
 
-def _bundled(program):
-    """(path the kernel can exec, memfd number or None) for an executable inside the binary, else None."""
+def _bundled(program, child=False):
+    """A path the kernel can exec for an executable inside the binary, else None. For a child (fork_exec,
+    posix_spawn) the memfd is named through this process's /proc entry: the child may close its own copy of
+    the fd before exec (close_fds, POSIX_SPAWN_CLOSEFROM), this process keeps it open until exec is done."""
     if program is None or isinstance(program, int):
         return None
     from _exxo_boot import native, zipio
@@ -48,7 +50,10 @@ def _bundled(program):
     if not member or not zipio.exists(member) or zipio.is_dir(member):
         return None
     path = native.file_path(member)
-    return path, native._fds.get(member)
+    fd = native._fds.get(member)
+    if child and fd is not None:
+        return "/proc/%d/fd/%d" % (os.getpid(), fd)
+    return path
 
 
 def _with_flag(env):
@@ -72,11 +77,9 @@ def fork_exec(*args):
         if _is_self(executables[0], argv):
             args[5] = _with_flag(args[5])
         else:
-            swapped = [_bundled(p) for p in executables]
+            swapped = [_bundled(p, child=True) for p in executables]
             if any(swapped):
-                args[1] = [os.fsencode(s[0]) if s else p for s, p in zip(swapped, executables, strict=True)]
-                fds = [s[1] for s in swapped if s and s[1] is not None]
-                args[3] = tuple(sorted(set(args[3]) | set(fds)))  # closed by close_fds otherwise
+                args[1] = [os.fsencode(s) if s else p for s, p in zip(swapped, executables, strict=True)]
     return _orig["fork_exec"](*args)
 
 
@@ -91,16 +94,14 @@ def _env_with_flag(env):
 def execv(path, argv):
     if _is_self(path, argv):
         return _orig["execve"](path, argv, _env_with_flag(None))
-    swapped = _bundled(path)
-    return _orig["execv"](swapped[0] if swapped else path, argv)
+    return _orig["execv"](_bundled(path) or path, argv)
 
 
 def execve(path, argv, env):
     if _is_self(path, argv):
         env = _env_with_flag(env)
     else:
-        swapped = _bundled(path)
-        path = swapped[0] if swapped else path
+        path = _bundled(path) or path
     return _orig["execve"](path, argv, env)
 
 
@@ -109,8 +110,7 @@ def _spawner(name):
         if _is_self(path, argv):
             env = _env_with_flag(env)
         else:
-            swapped = _bundled(path)
-            path = swapped[0] if swapped else path
+            path = _bundled(path, child=True) or path
         return _orig[name](path, argv, env, *args, **kwargs)
 
     spawn.__name__ = name
