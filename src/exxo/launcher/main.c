@@ -146,6 +146,47 @@ read_marker(const char *path, exxo_marker *m)
     return 0;
 }
 
+/* True when bytes follow the ELF image (its section/program header ranges) although no exxo trailer was
+ * found: an exxo binary whose end was cut off. CPython's own build-tree python has nothing appended. */
+static int
+has_orphan_payload(const char *path)
+{
+    unsigned char eh[64];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    struct stat st;
+    int orphan = 0;
+    if (fstat(fd, &st) == 0 && pread(fd, eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+        memcmp(eh, "\177ELF", 4) == 0 && eh[4] == 2 /* ELFCLASS64 */) {
+        unsigned long long phoff, shoff, end;
+        unsigned short phentsize, phnum, shentsize, shnum;
+        memcpy(&phoff, eh + 0x20, 8);
+        memcpy(&shoff, eh + 0x28, 8);
+        memcpy(&phentsize, eh + 0x36, 2);
+        memcpy(&phnum, eh + 0x38, 2);
+        memcpy(&shentsize, eh + 0x3A, 2);
+        memcpy(&shnum, eh + 0x3C, 2);
+        end = shoff + (unsigned long long)shentsize * shnum;
+        for (unsigned short i = 0; i < phnum && phentsize >= 56; i++) {
+            unsigned char ph[56];
+            unsigned long long off, filesz;
+            if (pread(fd, ph, sizeof(ph), (off_t)(phoff + (unsigned long long)i * phentsize)) != 56) {
+                break;
+            }
+            memcpy(&off, ph + 8, 8);
+            memcpy(&filesz, ph + 32, 8);
+            if (off + filesz > end) {
+                end = off + filesz;
+            }
+        }
+        orphan = (unsigned long long)st.st_size > end + 4096;
+    }
+    close(fd);
+    return orphan;
+}
+
 /* The absolute path of the running executable, even when started through a symlink or PATH. */
 static int
 find_exe(const char *argv0)
@@ -302,6 +343,9 @@ main(int argc, char **argv)
     int have_exe = find_exe(argc > 0 ? argv[0] : NULL) == 0;
     if (have_exe && read_marker(exe_path, &marker) != 0) {
         damaged("its exxo trailer is corrupt");
+    }
+    if (have_exe && marker.kind == 0 && has_orphan_payload(exe_path)) {
+        damaged("its appended zip has no exxo trailer (the end of the file is missing)");
     }
 
     int app = marker.kind == 'A';

@@ -112,6 +112,7 @@ def patch(b: Build, python_for_regen: str) -> None:
                          hint="update exxo.runtime.cpython.patch for this CPython version")
     freeze.write_text(text.replace("#'<encodings.*>',", "'<encodings.*>',\n        'linecache',"))
     patch_ensurepip(b.srcdir)
+    patch_venv_scripts(b.srcdir)
     b.reporter.run([python_for_regen, str(freeze)], cwd=b.srcdir, what="regenerating the frozen-module list")
 
 
@@ -134,6 +135,33 @@ def patch_ensurepip(srcdir: Path) -> None:
     text = text.replace(old_tmp, "tmp_wheel_path = tmpdir_path / _exxo_wheel_name(bundled_wheel_path)")
     text = text.replace(old_ver, "wheel_name = _exxo_wheel_name(bundled_wheel_path)")
     text = text.replace("\n\ndef _get_pip_whl_path_ctx():", helper + "\n\ndef _get_pip_whl_path_ctx():", 1)
+    path.write_text(text)
+
+
+def patch_venv_scripts(srcdir: Path) -> None:
+    """`python -m venv` installs bin/activate* by os.walk()ing venv/scripts/, which finds nothing when the
+    stdlib is a zip: copy the scripts out of the zip first, then install them as CPython does."""
+    path = srcdir / "Lib" / "venv" / "__init__.py"
+    text = path.read_text()
+    anchor = "        path = os.path.join(path, 'scripts')\n"
+    if anchor not in text:
+        raise BuildError(f"{path} changed: cannot patch venv's script installation",
+                         hint="update exxo.runtime.cpython.patch_venv_scripts for this CPython version")
+    text = text.replace(anchor, anchor + (
+        "        if not os.path.isdir(path):  # exxo: the stdlib is a zip inside the executable\n"
+        "            import importlib.resources, tempfile\n"
+        "            with tempfile.TemporaryDirectory() as tmp:\n"
+        "                def copy(node, dest):\n"
+        "                    for child in node.iterdir():\n"
+        "                        if child.is_dir():\n"
+        "                            os.makedirs(os.path.join(dest, child.name), exist_ok=True)\n"
+        "                            copy(child, os.path.join(dest, child.name))\n"
+        "                        else:\n"
+        "                            with open(os.path.join(dest, child.name), 'wb') as f:\n"
+        "                                f.write(child.read_bytes())\n"
+        "                copy(importlib.resources.files('venv') / 'scripts', tmp)\n"
+        "                self.install_scripts(context, tmp)\n"
+        "            return\n"), 1)
     path.write_text(text)
 
 
