@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from pathlib import Path
 
 from exxo import archive, collect, project
 from exxo.errors import InputError
+from exxo.progress import Reporter
 from exxo.venv import is_exxo_venv, read_cfg, venv_python
 
 EPILOG = """examples:
@@ -20,11 +22,15 @@ EPILOG = """examples:
 
 [tool.exxo] in pyproject.toml takes the same settings (flags override it):
   [tool.exxo]
+  python = "3.13"        # the venv must be this version (exxo venv reads it too)
   entry = "app"          # or main = "app.cli:main"
   output = "dist/app"
   compress = false
   native = "memfd"       # or "cache"
-  exclude = ["*/tests/*"]
+  exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
+
+The project is built by pip and installed into a private directory for the build: an editable install
+(pip install -e .) in the venv stays editable. Missing requirements are pip-installed into the venv.
 """
 
 
@@ -50,12 +56,19 @@ def find_venv(given: Path | None) -> Path:
         raise InputError("no exxo venv: none is active and --venv was not given",
                          hint="make one and activate it:\n  exxo venv /tmp/env && . /tmp/env/bin/activate\n"
                               "then pip install your project's dependencies and run exxo build again")
-    if not venv_python(env).exists():
-        raise InputError(f"{env} is not a virtualenv (no bin/python)", hint="make one with: exxo venv DIR")
+    env = env.absolute()
+    if not env.is_dir():
+        raise InputError(f"the venv {env} does not exist", hint="make one with: exxo venv DIR")
+    if not (env / "pyvenv.cfg").is_file():
+        raise InputError(f"{env} is not a virtualenv (no pyvenv.cfg)", hint="make one with: exxo venv DIR")
     if not is_exxo_venv(env):
         raise InputError(f"{env} is a virtualenv, but not an exxo venv: its interpreter is not the exxo runtime",
                          hint="make one with: exxo venv DIR, install your project's dependencies in it, "
                               "then exxo build --venv DIR")
+    if not venv_python(env).exists():
+        runtime = read_cfg(env).get("exxo-runtime", "?")
+        raise InputError(f"the exxo venv {env} has lost its interpreter (its runtime {runtime} is gone)",
+                         hint=f"recreate it: exxo venv {env} --clear, then reinstall your project's dependencies")
     return env
 
 
@@ -74,40 +87,55 @@ def runtime_members(runtime_exe: Path) -> list[archive.Member]:
     return out
 
 
+def _log_path(name: str) -> Path:
+    from exxo.runtime.bootstrap import cache_root
+
+    return cache_root() / "logs" / f"build-{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+
+
 def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     env = find_venv(args.venv)
     python = venv_python(env)
     runtime_exe = python.resolve()
+    cfg = read_cfg(env)
     src = args.source.absolute()
-    proj = project.install_and_read(python, src)
-    name, entry = project.choose_entry(proj, args.entry, args.main)
-    config = proj.config
-    output = args.output or (Path(config["output"]) if "output" in config else src / "dist" / name)
-    if not output.is_absolute():
-        output = src / output if args.output is None else output.absolute()
+    project.check_source(src)
+    config = project.read_config(src)
+    wanted = config.get("python")
+    have = cfg.get("exxo-python", "")
+    if wanted and not (have == wanted or have.startswith(wanted + ".")):
+        raise InputError(f"[tool.exxo] python = {wanted!r}, but the venv {env} is CPython {have or '?'}",
+                         hint=f"make a venv for it: exxo venv DIR -p {wanted}, then exxo build --venv DIR")
     native = args.native or config.get("native", "memfd")
-    if native not in ("memfd", "cache"):
-        raise InputError(f"[tool.exxo] native = {native!r} is not memfd or cache", hint='use native = "memfd"')
     compress = args.compress if args.compress is not None else bool(config.get("compress", False))
-    if compress:  # fail before writing anything
+    if compress:  # fail before the (slow) pip build
         from exxo.compress import find_upx
 
         find_upx()
-    members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"))
-    boot, boot_modules = archive.compile_boot(python)
-    cfg = read_cfg(env)
-    version = cfg.get("exxo-python", inv.version)
-    python_info = {"version": version, "minor": ".".join(version.split(".")[:2]), "tag": inv.tag}
-    embed = bool(config.get("embed-runtime", False))
-    if embed:
-        members += runtime_members(runtime_exe)
-    info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules,
-                                keep_ensurepip=embed)
-    if compress:
-        from exxo.compress import compress_binary
+    with Reporter(_log_path(src.name)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
+        rep.stage(f"pip: building {src}")
+        proj = project.install(python, src, Path(tmp), rep)
+        name, entry = project.choose_entry(proj, args.entry, args.main)
+        output = args.output.absolute() if args.output else src / config.get("output", f"dist/{name}")
+        project.ensure_requirements(python, proj, rep)
+        rep.stage(f"collecting {proj.name} and its requirements")
+        members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"),
+                                       first=[proj.location])
+        boot, boot_modules = archive.compile_boot(python)
+        version = cfg.get("exxo-python", inv.version)
+        python_info = {"version": version, "minor": ".".join(version.split(".")[:2]), "tag": inv.tag}
+        embed = bool(config.get("embed-runtime", False))
+        if embed:
+            members += runtime_members(runtime_exe)
+        rep.stage(f"writing {output}")
+        info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules,
+                                    keep_ensurepip=embed)
+        if compress:
+            from exxo.compress import compress_binary
 
-        compress_binary(output)
+            rep.stage("compressing the runtime part with upx")
+            compress_binary(output)
     size = output.stat().st_size
     print(f"exxo: built {output} ({size / 1e6:.1f} MB, {info.members} files, build {info.build_id[:12]}) "
           f"in {time.monotonic() - start:.1f}s; runs {entry['module']}:{entry['attr'] or '__main__'}")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -27,12 +26,16 @@ from exxo.errors import BuildError, InputError
 _INVENTORY = r"""
 import json, sys, sysconfig, platform, os, importlib.metadata as m
 site = sysconfig.get_paths()["purelib"]
+paths = sys.argv[1:] + [site]
 dists = []
-for d in m.distributions(path=[site]):
-    files = [str(f) for f in (d.files or [])]
-    direct = d.read_text("direct_url.json")
+for d in m.distributions(path=paths):
+    base = os.path.dirname(str(d._path))
+    files = d.files
+    top = d.read_text("top_level.txt")
     dists.append({"name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
-                  "files": files, "dist_info": os.path.basename(str(d._path)), "direct_url": direct})
+                  "files": None if files is None else [str(f) for f in files], "base": base,
+                  "dist_info": os.path.basename(str(d._path)), "direct_url": d.read_text("direct_url.json"),
+                  "top_level": (top or "").split()})
 impl = sys.implementation
 env = {"implementation_name": impl.name,
        "implementation_version": "%d.%d.%d" % impl.version[:3],
@@ -41,22 +44,23 @@ env = {"implementation_name": impl.name,
        "python_full_version": platform.python_version(), "platform_python_implementation":
        platform.python_implementation(), "python_version": "%d.%d" % sys.version_info[:2],
        "sys_platform": sys.platform}
+egg_links = [n for n in os.listdir(site) if n.endswith(".egg-link")] if os.path.isdir(site) else []
 print(json.dumps({"site": site, "dists": dists, "env": env, "tag": sys.implementation.cache_tag,
-                  "version": platform.python_version()}))
+                  "version": platform.python_version(), "egg_links": egg_links}))
 """
 
+# stdin: "rel\0path\0rel\0path..."; stdout: marshal {rel: pyc bytes}. The code's co_filename is `rel`: the boot
+# rewrites it to the member's path inside the binary, and no build-machine path ends up in the binary.
 _COMPILE = r"""
 import importlib.util, marshal, sys
 from importlib._bootstrap_external import _code_to_hash_pyc
-root = sys.argv[1]
+items = sys.stdin.buffer.read().decode().split("\0")
 out = {}
-for rel in sys.stdin.read().split("\0"):
-    if not rel:
-        continue
-    with open(root + "/" + rel, "rb") as f:
+for rel, path in zip(items[0::2], items[1::2]):
+    with open(path, "rb") as f:
         source = f.read()
     try:
-        code = compile(source, root + "/" + rel, "exec", dont_inherit=True)
+        code = compile(source, rel, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         continue  # shipped as source only (e.g. templates named *.py, py2-only test data)
     out[rel] = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)
@@ -70,88 +74,144 @@ ALWAYS_EXCLUDED = ("*.pyc", "*/__pycache__/*", "__pycache__/*", "*.dist-info/INS
 @dataclass
 class Inventory:
     site: Path
-    dists: dict[str, dict[str, Any]]  # canonical name -> metadata
-    env: dict[str, str]
-    tag: str
+    dists: dict[str, dict[str, Any]]  # canonical name -> metadata (the first found on the path wins)
+    env: dict[str, str]  # PEP 508 marker environment of the venv's interpreter
+    tag: str  # sys.implementation.cache_tag, e.g. cpython-313
     version: str
+    egg_links: list[str]  # legacy `setup.py develop` installs (site-packages/*.egg-link)
 
 
-def inventory(python: Path) -> Inventory:
-    proc = subprocess.run([str(python), "-I", "-c", _INVENTORY], capture_output=True, text=True)
+def inventory(python: Path, first: list[Path] | None = None) -> Inventory:
+    """The distributions installed in the venv of `python`; those in `first` (dirs) shadow the venv's."""
+    argv = [str(python), "-I", "-c", _INVENTORY, *map(str, first or [])]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True)
+    except OSError as exc:
+        raise InputError(f"cannot run the venv's interpreter {python}: {exc.strerror}",
+                         hint="recreate the venv: exxo venv DIR --clear") from exc
     if proc.returncode != 0:
         raise BuildError(f"cannot read the venv's installed packages with {python}", log_tail=proc.stderr[-2000:])
     data = json.loads(proc.stdout)
-    dists: dict[str, dict[str, Any]] = {canonicalize_name(d["name"]): d for d in data["dists"]}
-    return Inventory(Path(data["site"]), dists, data["env"], data["tag"], data["version"])
+    dists: dict[str, dict[str, Any]] = {}
+    for d in data["dists"]:
+        dists.setdefault(canonicalize_name(d["name"]), d)
+    return Inventory(Path(data["site"]), dists, data["env"], data["tag"], data["version"], data["egg_links"])
 
 
-def closure(inv: Inventory, root: str) -> list[str]:
-    """Canonical names of `root` and everything it requires in this environment."""
+def closure(inv: Inventory, root: str) -> tuple[list[str], list[str]]:
+    """(canonical names of `root` and all it requires here, requirements that are missing or unmet).
+
+    Markers are evaluated for the venv's interpreter (the runtime), with the extras each distribution is
+    asked for; a distribution reached again with more extras is walked again for those.
+    """
     order: list[str] = []
-    todo: list[tuple[str, frozenset[str]]] = [(canonicalize_name(root), frozenset())]
+    problems: list[str] = []
+    todo: list[tuple[str, frozenset[str], Requirement | None]] = [(canonicalize_name(root), frozenset(), None)]
     seen: dict[str, set[str]] = {}
     while todo:
-        name, extras = todo.pop()
-        if name in seen and extras <= seen[name]:
-            continue
+        name, extras, req = todo.pop()
         dist = inv.dists.get(name)
         if dist is None:
-            raise InputError(f"{name} is required but not installed in the venv",
-                             hint=f"pip install {name} (in the exxo venv), then build again")
+            problems.append(str(req) if req else name)
+            continue
+        if req is not None and req.specifier and not req.specifier.contains(dist["version"], prereleases=True):
+            problems.append(f"{req} (installed: {dist['version']})")
+        if name in seen and extras <= seen[name]:
+            continue
         if name not in seen:
             order.append(name)
         seen.setdefault(name, set()).update(extras)
         for text in dist["requires"]:
             try:
-                req = Requirement(text)
+                sub = Requirement(text)
             except InvalidRequirement:
+                continue  # not installable by pip either: it cannot be among what is installed
+            if sub.marker is not None and not any(
+                    sub.marker.evaluate({**inv.env, "extra": extra}) for extra in (seen[name] or {""})):
                 continue
-            if req.marker is not None and not any(
-                    _marker_ok(req.marker, inv.env, extra) for extra in (seen[name] or {""})):
-                continue
-            todo.append((canonicalize_name(req.name), frozenset(req.extras)))
-    return order
-
-
-def _marker_ok(marker: Marker, env: dict[str, str], extra: str) -> bool:
-    return marker.evaluate({**env, "extra": extra})
+            todo.append((canonicalize_name(sub.name), frozenset(sub.extras), sub))
+    return order, sorted(set(problems))
 
 
 def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, p) for p in patterns)
 
 
-def collect(python: Path, root: str, include: list[str] | None = None,
-            exclude: list[str] | None = None) -> tuple[list[Member], Inventory]:
-    inv = inventory(python)
-    names = closure(inv, root)
+def _is_editable(dist: dict[str, Any]) -> bool:
+    try:
+        info = json.loads(dist.get("direct_url") or "{}")
+    except ValueError:
+        return False
+    return bool(isinstance(info, dict) and info.get("dir_info", {}).get("editable"))
+
+
+def dist_files(inv: Inventory, dist: dict[str, Any]) -> list[str]:
+    """The files of one distribution, relative to its base dir: its RECORD (or installed-files.txt), or, when it
+    has none, its top-level packages/modules (top_level.txt) and its metadata dir."""
+    base = Path(dist["base"])
+    if dist["files"] is not None:
+        return [f.replace("\\", "/") for f in dist["files"]]
+    names = [t for t in dist["top_level"] if t and "/" not in t and t not in (".", "..")]
+    if not names:
+        raise InputError(f"{dist['name']} has no RECORD and no top_level.txt: exxo cannot tell which files are its "
+                         "own", hint=f"reinstall it with pip: pip install --force-reinstall {dist['name']}")
+    out = []
+    roots = [base / dist["dist_info"], *(base / n for n in names)]
+    for top in names:  # single-file modules and extensions: top.py, top.cpython-313-x86_64-linux-gnu.so
+        roots += [p for p in base.glob(f"{top}.*") if p.is_file()]
+    for root in roots:
+        paths = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        out += [p.relative_to(base).as_posix() for p in paths]
+    return out
+
+
+def collect(python: Path, root: str, include: list[str] | None = None, exclude: list[str] | None = None,
+            first: list[Path] | None = None) -> tuple[list[Member], Inventory]:
+    """The zip members of the app: `root`'s closure from the venv (with `first` dirs shadowing it)."""
+    inv = inventory(python, first)
+    names, problems = closure(inv, root)
+    missing = [p for p in problems if "(installed:" not in p]
+    if missing:
+        hint = "install them in the exxo venv (pip install ...), then build again"
+        if inv.egg_links:
+            hint += "\nnote: the venv has `setup.py develop` installs (" + ", ".join(inv.egg_links) + \
+                ") that exxo cannot ship: pip install them normally"
+        raise InputError(f"{root} needs distributions that are not installed in the venv: {', '.join(missing)}",
+                         hint=hint)
     patterns = ALWAYS_EXCLUDED + tuple(exclude or ())
-    files: set[str] = set()
+    files: dict[str, Path] = {}  # member name -> file on disk
     for name in names:
         dist = inv.dists[name]
-        if name != canonicalize_name(root) and dist.get("direct_url") and '"editable": true' in dist["direct_url"]:
-            raise InputError(f"{dist['name']} is installed in editable mode; exxo cannot ship an editable install",
-                             hint=f"reinstall it normally: pip install {dist['name']}")
-        if not dist["files"]:
-            raise InputError(f"{dist['name']} has no RECORD: exxo cannot tell which files are its own",
-                             hint=f"reinstall it with pip: pip install --force-reinstall {dist['name']}")
-        for rel in dist["files"]:
-            rel = rel.replace("\\", "/")
+        if _is_editable(dist):
+            raise InputError(f"{dist['name']} is installed in editable mode; exxo cannot ship an editable install "
+                             "of a dependency", hint=f"reinstall it normally: pip install {dist['name']}")
+        base = Path(dist["base"])
+        for rel in dist_files(inv, dist):
             if rel.startswith("../") or rel.startswith("/") or _excluded(rel, patterns):
                 continue  # scripts and data outside site-packages; caches
-            if (inv.site / rel).is_file():
-                files.add(rel)
+            if (base / rel).is_file():
+                files.setdefault(rel, base / rel)
     for pattern in include or ():
-        files.update(str(p.relative_to(inv.site)) for p in inv.site.glob(pattern) if p.is_file())
-    sources = sorted(f for f in files if f.endswith(".py"))
-    proc = subprocess.run([str(python), "-I", "-S", "-c", _COMPILE, str(inv.site)],
-                          input="\0".join(sources).encode(), capture_output=True)
-    if proc.returncode != 0:
-        raise BuildError("byte-compiling the app failed", log_tail=proc.stderr.decode()[-2000:])
-    compiled: dict[str, bytes] = marshal.loads(proc.stdout)
-    members = [Member(rel, (inv.site / rel).read_bytes()) for rel in sorted(files)]
-    for rel, pyc in compiled.items():
-        parent, _, leaf = rel.rpartition("/")
-        cached = (parent + "/" if parent else "") + f"__pycache__/{leaf[:-3]}.{inv.tag}.pyc"
-        members.append(Member(cached, pyc))
+        matched = [p for p in inv.site.glob(pattern) if p.is_file()]
+        if not matched:
+            raise InputError(f"[tool.exxo] include pattern {pattern!r} matches no file in {inv.site}",
+                             hint="patterns are relative to site-packages, e.g. include = [\"mypkg/data/*\"]")
+        for p in matched:
+            files.setdefault(p.relative_to(inv.site).as_posix(), p)
+    members = [Member(rel, files[rel].read_bytes()) for rel in sorted(files)]
+    members += compile_sources(python, {rel: path for rel, path in files.items() if rel.endswith(".py")}, inv.tag)
     return members, inv
+
+
+def compile_sources(python: Path, sources: dict[str, Path], tag: str) -> list[Member]:
+    """`pkg/mod.py` -> `pkg/__pycache__/mod.<tag>.pyc`, compiled by `python` (unchecked-hash pycs)."""
+    request = "\0".join(f"{rel}\0{path}" for rel, path in sorted(sources.items()))
+    proc = subprocess.run([str(python), "-I", "-S", "-c", _COMPILE], input=request.encode(), capture_output=True)
+    if proc.returncode != 0:
+        raise BuildError("byte-compiling the app failed", log_tail=proc.stderr.decode(errors="replace")[-2000:])
+    compiled: dict[str, bytes] = marshal.loads(proc.stdout)
+    members = []
+    for rel, pyc in sorted(compiled.items()):
+        parent, _, leaf = rel.rpartition("/")
+        members.append(Member((parent + "/" if parent else "") + f"__pycache__/{leaf[:-3]}.{tag}.pyc", pyc))
+    return members

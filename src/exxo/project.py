@@ -1,24 +1,36 @@
-"""Read the project: install it into the exxo venv with pip, then read the installed distribution's metadata.
+"""Read the project: build and install it with pip, then read the installed distribution's metadata.
 
 exxo never parses setup.py: any PEP 517 backend (or a legacy setup.py) is built by pip, and what is known
-about the project (name, version, console scripts, requirements) comes from its installed `.dist-info`.
+about the project (name, version, console scripts, requirements) comes from its installed `.dist-info`, read by
+`importlib.metadata` inside the venv's interpreter.
+
+The project is installed non-editable into a private directory (`pip install --no-deps --target`), not over the
+venv's own copy: the usual `pip install -e .` in the venv stays editable after a build. Its requirements must
+be in the venv; missing ones are installed there by pip (`ensure_requirements`).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from exxo.errors import BuildError, InputError
+from exxo.progress import Reporter
 
-CONFIG_KEYS = {"python", "entry", "main", "output", "compress", "native", "include", "exclude", "embed-runtime"}
+# [tool.exxo] key -> the type its value must have (flags of `exxo build` override these)
+CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "python": str, "entry": str, "main": str, "output": str, "compress": bool, "native": str,
+    "include": list, "exclude": list, "embed-runtime": bool,
+}
+NATIVE_MODES = ("memfd", "cache")
+DEFAULT_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # PEP 518: what a project without [build-system] gets
 
 
 @dataclass
@@ -26,25 +38,42 @@ class Project:
     src: Path
     name: str  # canonical distribution name
     version: str
+    location: Path  # the directory pip installed the built project into (its dist-info and files)
     scripts: dict[str, str] = field(default_factory=dict)  # console script name -> "module:attr"
+    requires: list[str] = field(default_factory=list)  # Requires-Dist, as written
     config: dict[str, Any] = field(default_factory=dict)  # [tool.exxo]
 
 
-def read_config(src: Path) -> dict[str, Any]:
-    """`[tool.exxo]` of SRC/pyproject.toml (empty when there is none)."""
+def load_pyproject(src: Path) -> dict[str, Any]:
     path = src / "pyproject.toml"
     if not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path} is not valid TOML: {exc}", hint="fix the file, then run exxo build again") from exc
-    config: dict[str, Any] = data.get("tool", {}).get("exxo", {})
-    unknown = sorted(set(config) - CONFIG_KEYS)
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid TOML: {exc}", hint="fix the file, then run exxo again") from exc
+
+
+def read_config(src: Path) -> dict[str, Any]:
+    """`[tool.exxo]` of SRC/pyproject.toml (empty when there is none), each value checked."""
+    path = src / "pyproject.toml"
+    config = load_pyproject(src).get("tool", {}).get("exxo", {})
+    if not isinstance(config, dict):
+        raise InputError(f"[tool.exxo] in {path} is not a table", hint='write it as:\n  [tool.exxo]\n  entry = "app"')
+    unknown = sorted(set(config) - set(CONFIG_TYPES))
     if unknown:
         raise InputError(f"unknown key(s) in [tool.exxo] of {path}: {', '.join(unknown)}",
-                         hint="known keys: " + ", ".join(sorted(CONFIG_KEYS)))
-    return config
+                         hint="known keys: " + ", ".join(sorted(CONFIG_TYPES)))
+    for key, value in config.items():
+        want = CONFIG_TYPES[key]
+        ok = isinstance(value, want) and (not isinstance(value, list) or all(isinstance(v, str) for v in value))
+        if not ok:
+            kind = "a list of strings" if want is list else ("true or false" if want is bool else "a string")
+            raise InputError(f"[tool.exxo] {key} = {value!r} in {path}: the value must be {kind}")
+    if config.get("native", "memfd") not in NATIVE_MODES:
+        raise InputError(f"[tool.exxo] native = {config['native']!r} in {path} is not memfd or cache",
+                         hint='use native = "memfd" (default) or native = "cache"')
+    return dict(config)
 
 
 def check_source(src: Path) -> None:
@@ -55,52 +84,108 @@ def check_source(src: Path) -> None:
                          hint="run exxo build in your project's directory, or pass it with -s SRC")
 
 
+def build_requires(src: Path) -> list[str]:
+    system = load_pyproject(src).get("build-system", {})
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if "build-backend" not in system and requires is None:
+        return list(DEFAULT_BUILD_REQUIRES)
+    return [str(r) for r in requires or []]
+
+
+def _satisfied(requirements: list[str], installed: dict[str, str], env: dict[str, str]) -> bool:
+    """Whether every requirement (markers evaluated in `env`) has a matching installed version."""
+    for text in requirements:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            return False
+        if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
+            continue
+        version = installed.get(canonicalize_name(req.name))
+        if version is None or (req.specifier and not req.specifier.contains(version, prereleases=True)):
+            return False
+    return True
+
+
 _METADATA_SCRIPT = r"""
 import json, sys, importlib.metadata as m
-d = m.distribution(sys.argv[1])
-print(json.dumps({
-    "name": d.metadata["Name"], "version": d.version,
+dists = list(m.distributions(path=[sys.argv[1]]))
+print(json.dumps([{
+    "name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
     "scripts": {e.name: e.value for e in d.entry_points if e.group == "console_scripts"},
-}))
+} for d in dists]))
 """
 
 
-def install_and_read(python: Path, src: Path) -> Project:
-    """pip-install SRC (non-editable, with its dependencies) into the venv of `python`, then read it."""
+def install(python: Path, src: Path, target: Path, reporter: Reporter) -> Project:
+    """Build SRC with pip and install it (alone, non-editable) into the empty directory `target`; read it."""
+    from exxo import collect
+
     check_source(src)
     config = read_config(src)
-    with tempfile.TemporaryDirectory(prefix="exxo-pip-") as tmp:
-        report = Path(tmp) / "report.json"
-        proc = subprocess.run(
-            [str(python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
-             "--report", str(report), str(src)],
-            capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-            raise BuildError(f"pip could not install {src} into the venv", log_tail=tail,
-                             hint="fix the error pip reports above (run `pip install .` in the venv to see it all)")
-        data = json.loads(report.read_text())
-    names = [item["metadata"]["name"] for item in data.get("install", [])
-             if item.get("is_direct") and str(item.get("download_info", {}).get("url", "")).startswith("file:")]
-    if not names:
-        raise BuildError(f"pip did not report installing {src}", hint="is it already installed? run with a "
-                         "clean venv or report this as an exxo bug")
-    meta = json.loads(subprocess.run([str(python), "-I", "-c", _METADATA_SCRIPT, names[0]],
-                                     capture_output=True, text=True, check=True).stdout)
-    return Project(src, canonicalize_name(meta["name"]), meta["version"], meta["scripts"], config)
+    inv = collect.inventory(python)
+    installed = {name: str(d["version"]) for name, d in inv.dists.items()}
+    # A PEP 517 build in an isolated env installs the backend first (seconds, each build). When the venv
+    # already has what [build-system] requires, building with it gives the same result, faster.
+    isolated = not _satisfied(build_requires(src), installed, inv.env)
+    cmd: list[str | Path] = [python, "-m", "pip", "install", "--no-deps", "--no-input", "--no-compile",
+                             "--disable-pip-version-check", "--target", target, src]
+    what = f"pip building and installing {src}"
+    try:
+        reporter.run(cmd if isolated else [*cmd[:-1], "--no-build-isolation", src], what=what)
+    except BuildError as exc:
+        if isolated:
+            raise BuildError(exc.message, log_tail=exc.log_tail, hint="fix the error pip reports above "
+                             "(`pip install .` in the venv shows it all), then run exxo build again") from exc
+        reporter.log("the build with the venv's own build backend failed; trying again in an isolated env")
+        for child in target.iterdir():
+            _remove(child)
+        reporter.run(cmd, what=what)
+    proc = subprocess.run([str(python), "-I", "-c", _METADATA_SCRIPT, str(target)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"cannot read the metadata pip installed for {src}", log_tail=proc.stderr[-2000:])
+    dists = json.loads(proc.stdout)
+    if len(dists) != 1:
+        raise BuildError(f"pip installed {len(dists)} distributions for {src}, expected 1",
+                         hint="report this as an exxo bug, with the build log")
+    meta = dists[0]
+    return Project(src, canonicalize_name(meta["name"]), meta["version"], target, meta["scripts"],
+                   meta["requires"], config)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def ensure_requirements(python: Path, proj: Project, reporter: Reporter) -> None:
+    """pip-install the project's requirements into the venv when any of their closure is missing there."""
+    from exxo import collect
+
+    inv = collect.inventory(python, [proj.location])
+    problems = collect.closure(inv, proj.name)[1]
+    if not problems:
+        return
+    reporter.stage(f"pip installing the requirements of {proj.name} into the venv ({', '.join(problems)})")
+    reporter.run([python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check", *proj.requires],
+                 what=f"pip installing the requirements of {proj.name}")
 
 
 def choose_entry(project: Project, entry: str | None, main: str | None) -> tuple[str, dict[str, Any]]:
-    """(output name, {"module", "attr", "name"}) from --main / --entry / the project's console scripts."""
-    main = main or project.config.get("main")
-    entry = entry or project.config.get("entry")
+    """(output name, {"module", "attr", "name"}) from --main / --entry / [tool.exxo] / the console scripts."""
+    if entry is None and main is None:  # flags override [tool.exxo] as a pair: --entry beats main = "..."
+        entry, main = project.config.get("entry"), project.config.get("main")
     if main:
-        module, _, attr = main.partition(":")
+        module, _, func = main.partition(":")
         if not module or not all(p.isidentifier() for p in module.split(".")) or \
-                (attr and not all(p.isidentifier() for p in attr.split("."))):
+                (func and not all(p.isidentifier() for p in func.split("."))):
             raise InputError(f"--main {main!r} is not MODULE:FUNCTION", hint="e.g. --main mypkg.cli:main")
         name = entry or project.name
-        return name, {"module": module, "attr": attr or None, "name": name}
+        return name, {"module": module, "attr": func or None, "name": name}
     scripts = project.scripts
     if entry:
         wanted = canonicalize_name(entry)
@@ -120,7 +205,6 @@ def choose_entry(project: Project, entry: str | None, main: str | None) -> tuple
         listing = "\n".join(f"  --entry {s}   ({scripts[s]})" for s in sorted(scripts))
         raise InputError(f"{project.name} has {len(scripts)} console scripts; choose the one to build",
                          hint="pick one:\n" + listing)
-    value = scripts[name]
-    module, _, attr = value.partition(":")
-    attr = attr.split("[")[0].strip() or None  # "mod:func [extra]" -> func
+    module, _, attr_spec = scripts[name].partition(":")
+    attr = attr_spec.split("[")[0].strip() or None  # "mod:func [extra]" -> func
     return name, {"module": module.strip(), "attr": attr, "name": name}

@@ -65,14 +65,14 @@ class Builder(venv.EnvBuilder):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-with_pip = bundled_pip()
-kwargs = dict(symlinks=os.name != "nt", with_pip=with_pip)
+kwargs = dict(symlinks=os.name != "nt", with_pip=False)  # ensurepip is run by exxo: its output is kept
 if sys.version_info >= (3, 13):
     kwargs["scm_ignore_files"] = {"git"}
 Builder(**kwargs).create(sys.argv[1])
-print("pip" if with_pip else "no-pip")
+print("pip" if bundled_pip() else "no-pip")
 """
 
+DEFAULT_PYTHON = "3.13"
 PYPI_PIP = "https://pypi.org/pypi/pip/json"
 
 
@@ -106,19 +106,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                "  exxo venv .venv-exxo -p 3.13 --clear",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("envdir", type=Path)
-    p.add_argument("-p", "--python", default="3.13", metavar="VERSION",
-                   help="CPython version of the runtime (default: 3.13)")
+    p.add_argument("-p", "--python", metavar="VERSION",
+                   help="CPython version of the runtime (default: [tool.exxo] python in ./pyproject.toml, "
+                        f"else {DEFAULT_PYTHON})")
     p.add_argument("--clear", action="store_true", help="delete ENVDIR first if it exists")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     env = args.envdir.absolute()
-    if _existing(env, args.python, args.clear):
+    version = args.python
+    if version is None:
+        from exxo.project import read_config
+
+        version = read_config(Path.cwd()).get("python", DEFAULT_PYTHON)
+    if _existing(env, version, args.clear):
         return 0
     from exxo.runtime.bootstrap import ensure_runtime
 
-    runtime = ensure_runtime(args.python)
+    runtime = ensure_runtime(version)
     create(env, runtime, args.clear)
     print(f"exxo: venv ready: {env} (CPython {runtime.version}, exxo runtime)\n"
           f"  activate it: . {env}/bin/activate")
@@ -180,7 +186,13 @@ def create(env: Path, runtime: Runtime, clear: bool = False) -> Path:
         raise BuildError(f"creating the venv {env} with {runtime.python} failed",
                          log_tail=(proc.stdout + proc.stderr)[-3000:],
                          hint="if the message is about ensurepip or pip, run again with --clear")
-    if proc.stdout.split()[-1:] == ["no-pip"]:
+    if proc.stdout.split()[-1:] == ["pip"]:
+        pip = subprocess.run([str(venv_python(env)), "-m", "ensurepip", "--upgrade", "--default-pip"],
+                             capture_output=True, text=True)
+        if pip.returncode != 0:
+            raise BuildError(f"installing pip into {env} with ensurepip failed",
+                             log_tail=(pip.stdout + pip.stderr)[-3000:], hint=f"exxo venv {env} --clear")
+    else:
         # A runtime without ensurepip's wheel (built by hand, or trimmed): pip comes from PyPI instead.
         install_pip_from_pypi(venv_python(env))
     with open(env / "pyvenv.cfg", "a") as f:
