@@ -261,6 +261,13 @@ def main() -> int:
         tls = json.loads(proc.stdout.strip().splitlines()[-1]).get("tls", "") if ok else proc.stderr[-300:]
         add("root with only glibc's files, no CA bundle", "probe: TLS error names the fix", (ok, str(tls)))
 
+        # 2b. RHEL/Fedora layout: the CA bundle only at /etc/pki/tls/certs/ca-bundle.crt, no SSL_CERT_FILE
+        (mroot / "etc/pki/tls/certs").mkdir(parents=True)
+        shutil.copy2(ca, mroot / "etc/pki/tls/certs/ca-bundle.crt")
+        proc = sh(chrooted(mroot, ["/probe"], {"PROBE_TLS_PORT": str(port)}))
+        add("RHEL-style CA layout (/etc/pki/tls/certs/ca-bundle.crt only)", "probe",
+            check_probe(proc.stdout) if proc.returncode == 0 else (False, proc.stderr.strip()[-300:]))
+
         # 3. host variations
         noexec = "mount -t tmpfs -o noexec,nosuid tmpfs /tmp && exec \"$@\""
         add("/tmp is a noexec tmpfs", "probe",
