@@ -14,7 +14,7 @@ Two halves in one file:
   stdlib (written by the runtime's own make_stdlib_zip.py). `write_binary` treats the stub exactly as it treats
   a runtime's ELF part, so the zip, the manifest and the boot are the real thing.
 
-EXXO_TEST_BOOT=harness|runtime forces one of the two.
+EXXO_TEST_BOOT=harness|runtime forces one of the two; EXXO_TEST_RUNTIME=/path/to/bin/python3.X picks the runtime.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ def _launch():  # pragma: no cover - runs in the child process
     sys.modules["_exxo_boot"] = module
     exec(marshal.loads(boot), module.__dict__)
     module._start(exe, man_off, man_size, not interpreter)
+    # A fresh __main__ without __file__, as the launcher's run_command / -c gives (this script's own module
+    # lives on through its functions). multiprocessing's spawn children would re-run a __main__ with a file.
+    main = type(sys)("__main__")
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
     if not interpreter:
         sys.argv[:] = [argv0, *args]
         module.run_app()
@@ -70,9 +75,6 @@ def _interpreter(args):  # pragma: no cover - runs in the child process
         i += 2 if args[i] in ("-W", "-X", "--check-hash-based-pycs") else 1  # the options do not matter here
     rest = args[i:]
     main = sys.modules["__main__"]
-    for key in list(main.__dict__):  # a fresh __main__, as for `python -c`
-        if key not in ("__builtins__", "__name__"):
-            del main.__dict__[key]
     if not rest or rest[0] == "-":
         sys.argv[:] = [""]
         exec(compile(sys.stdin.read(), "<stdin>", "exec"), main.__dict__)
@@ -142,7 +144,11 @@ def fake_runtime(python: str = HOST_PYTHON) -> Path:
 
 
 def real_runtime() -> Path | None:
-    """The cached real exxo runtime's executable, if one is built (never builds one here)."""
+    """The cached real exxo runtime's executable, if one is built (never builds one here). EXXO_TEST_RUNTIME
+    names one explicitly (e.g. an older build while the current recipe's is not built yet)."""
+    given = os.environ.get("EXXO_TEST_RUNTIME")
+    if given:
+        return Path(given)
     from exxo.runtime.bootstrap import find_runtime
 
     found = find_runtime(os.environ.get("EXXO_TEST_PYTHON", "3.13"))
