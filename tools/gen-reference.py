@@ -44,7 +44,7 @@ Everything else the binary ignores like `python -I`: `PYTHONPATH`, `PYTHONHOME`,
 
 | code | meaning |
 |---|---|
-""" 
+"""
 
 MANIFEST = """
 ## Manifest format
