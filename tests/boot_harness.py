@@ -246,8 +246,10 @@ def members_from_dir(root: Path, prefix: str = "") -> list[archive.Member]:
 
 
 def pip_target(python: Path, requirements: Sequence[str]) -> Path:
-    """`pip install --target` of binary wheels for `python`'s ABI, cached per (python, requirement set)."""
-    key = hashlib.sha256(("\0".join(sorted(requirements)) + "\0" + str(python)).encode()).hexdigest()[:16]
+    """`pip install --target` of binary wheels for `python`'s ABI, cached per (CPython version, requirements)."""
+    tag = subprocess.run([str(python), "-I", "-S", "-c", "import sys; print('%d%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    key = hashlib.sha256(("\0".join(sorted(requirements)) + "\0cp" + tag).encode()).hexdigest()[:16]
     final = cache_root() / "targets" / key
     if final.exists():
         return final
@@ -255,8 +257,6 @@ def pip_target(python: Path, requirements: Sequence[str]) -> Path:
     tmp = final.with_name(f"{key}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     # The host's pip, told the target's tags (the runtime may have no pip, and an old pip cannot run on 3.13).
-    tag = subprocess.run([str(python), "-I", "-S", "-c", "import sys; print('%d%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True, check=True).stdout.strip()
     platforms = ["manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_x86_64", "linux_x86_64"]
     platforms += [f"manylinux_2_{n}_x86_64" for n in range(5, 37)]
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--only-binary", ":all:",
