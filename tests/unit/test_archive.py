@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
@@ -109,3 +110,59 @@ def test_inspect_cli_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["entry"] == "app:main" and "app/data/hello.txt" in shown["files"]
+
+
+def fake_runtime_with_stdlib(tmp: Path) -> Path:
+    """/bin/true + a kind-R zip holding a deflated stdlib member and an excluded one."""
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("lib/python3.13/os.pyc", b"stdlib bytes " * 1000)
+        zf.writestr("lib/python3.13/ensurepip/_bundled/pip.whl", b"wheel")
+        zf.comment = archive.marker(b"R", (0, 0), (0, 0))
+    runtime = tmp / "runtime-with-stdlib"
+    runtime.write_bytes(Path("/bin/true").read_bytes() + buf.getvalue())
+    return runtime
+
+
+def test_stdlib_members_are_copied_raw(tmp_path: Path) -> None:
+    runtime = fake_runtime_with_stdlib(tmp_path)
+    src = zipfile.ZipFile(runtime)
+    info = src.getinfo("lib/python3.13/os.pyc")
+    rt = runtime.read_bytes()
+    name_len, extra_len = struct.unpack("<HH", rt[info.header_offset + 26:info.header_offset + 30])
+    at = info.header_offset + 30 + name_len + extra_len
+    raw_before = rt[at:at + info.compress_size]
+    out = archive.write_binary(tmp_path / "app", runtime, [archive.Member("app/__init__.py", b"x = 1\n")], ENTRY,
+                               "cache", PY, b"boot", {}).path
+    manifest = archive.read_info(out)
+    off, csize, size, method, is_dir = manifest["files"]["lib/python3.13/os.pyc"]
+    base = manifest["_sizes"]["runtime"]
+    assert out.read_bytes()[base + off:base + off + csize] == raw_before  # not recompressed
+    assert (method, size, is_dir) == (8, 13000, 0) and manifest["stdlib_prefix"] == "lib/python3.13"
+    assert "lib/python3.13/ensurepip/_bundled/pip.whl" not in manifest["files"]
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None and zf.read("lib/python3.13/os.pyc") == b"stdlib bytes " * 1000
+        assert zf.read(archive.MAIN).startswith(b"try:\n    import _exxo_boot")
+        assert zf.infolist()[-1].filename == archive.MANIFEST  # the manifest is the last member
+    assert out.read_bytes()[:base] == Path("/bin/true").read_bytes()
+
+
+@pytest.mark.parametrize("names", [["a.py", "a.py"], ["__exxo__/x"], ["__main__.py"], ["../evil"], ["/abs"],
+                                   ["dir/"]])
+def test_bad_member_names_are_refused(tmp_path: Path, names: list[str]) -> None:
+    members = [archive.Member(n, b"") for n in names]
+    with pytest.raises(InputError):
+        archive.write_binary(tmp_path / "app", Path("/bin/true"), members, ENTRY, "memfd", PY, b"b", {})
+    assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+def test_read_info_refuses_a_garbled_marker(tmp_path: Path) -> None:
+    out = make(tmp_path)
+    data = bytearray(out.read_bytes())
+    data[-10:] = b"zzzzzzzzzz"  # not hex
+    out.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        archive.read_info(out)
+    assert "not an exxo binary" in err.value.message
