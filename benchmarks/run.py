@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -24,7 +25,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from reference import reference_python  # noqa: E402
 
-from exxo.runtime.bootstrap import ensure_runtime  # noqa: E402
+from exxo.runtime.bootstrap import Runtime, ensure_runtime  # noqa: E402
 
 MICRO = {
     "json": "import json\nd={'a':[1,2.5,None,'x'*20]*50}\nfor _ in range(300): json.loads(json.dumps(d))",
@@ -65,9 +66,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--only", default="startup,micro")
+    parser.add_argument("--runtime", type=Path, help="runtime directory to measure (default: the current recipe's)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    runtime = ensure_runtime(os.environ.get("PYVER", "3.13"))
+    if args.runtime:
+        runtime = Runtime(args.runtime, json.loads((args.runtime / "runtime.json").read_text())["python_version"])
+    else:
+        runtime = ensure_runtime(os.environ.get("PYVER", "3.13"))
     ref = reference_python(runtime.version)
     exxo_py, ref_py = str(runtime.python), str(ref)
     rows: list[str] = []
