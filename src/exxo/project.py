@@ -132,15 +132,18 @@ def install(python: Path, src: Path, target: Path, reporter: Reporter) -> Projec
                              "--disable-pip-version-check", "--target", target, src]
     what = f"pip building and installing {src}"
     try:
-        reporter.run(cmd if isolated else [*cmd[:-1], "--no-build-isolation", src], what=what)
+        try:
+            reporter.run(cmd if isolated else [*cmd[:-1], "--no-build-isolation", src], what=what)
+        except BuildError:
+            if isolated:
+                raise
+            reporter.log("the build with the venv's own build backend failed; trying again in an isolated env")
+            for child in target.iterdir():
+                _remove(child)
+            reporter.run(cmd, what=what)
     except BuildError as exc:
-        if isolated:
-            raise BuildError(exc.message, log_tail=exc.log_tail, hint="fix the error pip reports above "
-                             "(`pip install .` in the venv shows it all), then run exxo build again") from exc
-        reporter.log("the build with the venv's own build backend failed; trying again in an isolated env")
-        for child in target.iterdir():
-            _remove(child)
-        reporter.run(cmd, what=what)
+        raise BuildError(exc.message, log_tail=exc.log_tail, hint=exc.hint or "fix the error pip reports above "
+                         "(`pip install .` in the venv shows it all), then run exxo build again") from exc
     proc = subprocess.run([str(python), "-I", "-c", _METADATA_SCRIPT, str(target)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"cannot read the metadata pip installed for {src}", log_tail=proc.stderr[-2000:])
