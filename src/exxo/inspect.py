@@ -13,7 +13,9 @@ from exxo.archive import read_info
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("inspect", help="show what an exxo binary carries",
                        description="Show the runtime version, exxo version, entry point, build id, sizes, "
-                       "native libraries and (with --list) every file of an exxo binary.")
+                       "native libraries and (with --list) every file of an exxo binary.",
+                       epilog="examples:\n  exxo inspect dist/app\n  exxo inspect dist/app --json --list | jq .files",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("binary", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--list", action="store_true", help="list every file")
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     libs = info["native_libraries"]
     print(f"  native      {len(libs)} ELF files" + ("" if not libs else ":"))
     for name, facts in libs.items():
-        print(f"    {name}" + (f"  (SONAME {facts['soname']})" if facts["soname"] else ""))
+        needed = ", ".join(facts["needed"])
+        print(f"    {name}" + (f"  (SONAME {facts['soname']})" if facts["soname"] else "")
+              + (f"  needs {needed}" if needed else ""))
     for name in info.get("files", []):
         print(f"  {name}")
     return 0
