@@ -11,14 +11,19 @@ zig traps handled here:
   is not pulled in and libm's functions are used (checked by the validator and test_math).
 - zig searches neither /usr/include nor /usr/lib, but configure scripts find system libraries through
   pkg-config: PKG_CONFIG_LIBDIR points at an empty directory so nothing of the build machine leaks in.
+- zig rebuilds glibc's start files (crt1, libc_nonshared: ~1 CPU-second) for every link whenever another
+  zig installation used its cache since (cache entries are shared between installs, their inputs' stat data
+  are not). Configure scripts link hundreds of test programs, so with two venvs holding ziglang a library
+  build took several times its CPU. Each install therefore gets its own cache directory under exxo's cache
+  (measured: a test link 0.55 CPU-s in a shared cache, 0.02 in a private one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +34,9 @@ TARGET = "x86_64-linux-gnu.2.17"
 # Baseline x86-64 (zig's `-mcpu=x86_64`, in the wrappers so it never reaches sysconfig, where gcc would
 # reject zig's spelling): no AVX requirement (builds for newer levels crash on older CPUs).
 CPU = "x86_64"
-CFLAGS = "-O2 -fPIC"
+# -g0: zig cc emits DWARF by default; the runtime is stripped anyway, and without it compiles take ~15% less
+# CPU and the archives a third of the size.
+CFLAGS = "-O2 -fPIC -g0"
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,13 @@ class Toolchain:
     target_glibc: str
     wrapper_dir: Path
     libgcc: Path
+    zig_cache: Path | None = None  # ZIG_GLOBAL_CACHE_DIR (None: the user's or zig's default)
 
     def env(self) -> dict[str, str]:
-        # No CXX: nothing in the runtime is C++, and configure scripts that merely probe for a C++ compiler
-        # would make zig build its libc++ (10 minutes on 2 cores); they find the system's g++ instead.
+        # No CXX: nothing in the runtime is C++, and a configure script that links a C++ test program with
+        # `zig c++` (CPython's does, for its thread flags) makes zig build libc++ from source first (minutes
+        # of CPU). Such scripts find the system's c++ instead; `wrapper_dir / "c++"` exists for callers that
+        # do want zig's.
         empty = self.wrapper_dir / "no-pkgconfig"
         empty.mkdir(exist_ok=True)
         return {
@@ -51,12 +61,20 @@ class Toolchain:
             "CFLAGS": CFLAGS,
             "PKG_CONFIG_LIBDIR": str(empty),
             "PKG_CONFIG_PATH": "",
-            # zig's cache; created on first use (its glibc stubs take ~20 s once).
-            "ZIG_GLOBAL_CACHE_DIR": os.environ.get("ZIG_GLOBAL_CACHE_DIR", str(Path.home() / ".cache" / "zig")),
+            # zig's cache; created on first use (its glibc stubs take ~20-40 s once per install).
+            "ZIG_GLOBAL_CACHE_DIR": str(self.zig_cache or os.environ.get("ZIG_GLOBAL_CACHE_DIR") or _zig_cache()),
         }
 
     def link_libs(self) -> list[str]:
         return [str(self.libgcc)]
+
+
+def _zig_cache(zig: Path | None = None) -> str:
+    """zig's own default cache; with `zig`, a directory of exxo's cache for that installation only."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if zig is None:
+        return os.path.join(base, "zig")
+    return os.path.join(base, "exxo", "zig", hashlib.sha256(os.fsencode(zig.resolve())).hexdigest()[:12])
 
 
 def _libgcc() -> Path:
@@ -72,26 +90,45 @@ def _libgcc() -> Path:
 
 
 def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
-    """Write cc/c++/ar/ranlib wrappers around `python -m ziglang` into workdir."""
+    """Write cc/c++/ar/ranlib wrappers around the `ziglang` package's zig into workdir."""
     try:
-        import ziglang  # type: ignore[import-untyped]  # noqa: F401
+        import ziglang  # type: ignore[import-untyped]
     except ImportError as exc:
         raise BuildError("the zig toolchain (PyPI package ziglang) is not installed",
                          hint="pip install 'ziglang==0.17.1' (a dependency of exxo)") from exc
     workdir.mkdir(parents=True, exist_ok=True)
-    python = sys.executable
+    # The wrappers exec the zig binary of the `ziglang` package directly: `python -m ziglang` does exactly
+    # that (os.execv), but its Python start-up costs ~30 ms per call, and a build makes thousands of calls.
+    zig = Path(ziglang.__file__).parent / "zig"
+    if not os.access(zig, os.X_OK):
+        raise BuildError(f"the ziglang package has no zig executable at {zig}",
+                         hint="reinstall it: pip install --force-reinstall 'ziglang==0.17.1'")
+    cache = Path(os.environ.get("ZIG_GLOBAL_CACHE_DIR") or _zig_cache(zig))
+    # The wrappers carry the cache directory too, for anyone running them without env() (a user's sdist
+    # build never does: sysconfig names plain cc).
+    setup = f': "${{ZIG_GLOBAL_CACHE_DIR:={cache}}}"; export ZIG_GLOBAL_CACHE_DIR\n'
     tools = {
-        "cc": f'exec "{python}" -m ziglang cc -target {TARGET} -mcpu={CPU} "$@"',
-        "c++": f'exec "{python}" -m ziglang c++ -target {TARGET} -mcpu={CPU} "$@"',
-        "ar": f'exec "{python}" -m ziglang ar "$@"',
-        "ranlib": f'exec "{python}" -m ziglang ranlib "$@"',
+        "cc": f'exec "{zig}" cc -target {TARGET} -mcpu={CPU} "$@"',
+        "c++": f'exec "{zig}" c++ -target {TARGET} -mcpu={CPU} "$@"',
+        "ar": f'exec "{zig}" ar "$@"',
+        "ranlib": f'exec "{zig}" ranlib "$@"',
     }
     for name, body in tools.items():
         path = workdir / name
-        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.write_text(f"#!/bin/sh\n{setup}{body}\n")
         path.chmod(0o755)
     if reporter is not None:
         reporter.log(f"zig toolchain wrappers in {workdir} (target {TARGET})")
     if shutil.which("make") is None:
         raise BuildError("make is not installed", hint="install it with:\n  apt-get install make")
-    return Toolchain("zig-0.17.1-" + TARGET, "2.17", workdir, _libgcc())
+    # The name is part of every library's cache key: another zig version builds into other prefixes.
+    return Toolchain(f"zig-{_zig_version()}-{TARGET}", "2.17", workdir, _libgcc(), cache)
+
+
+def _zig_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("ziglang")
+    except metadata.PackageNotFoundError:  # a ziglang importable without metadata (e.g. inside a zip)
+        return "unknown"
