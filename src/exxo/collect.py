@@ -9,7 +9,9 @@ into `__pycache__/<mod>.<tag>.pyc`, unchecked-hash pycs so the result does not d
 
 from __future__ import annotations
 
+import csv
 import fnmatch
+import io
 import json
 import marshal
 import subprocess
@@ -198,9 +200,22 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
                              hint="patterns are relative to site-packages, e.g. include = [\"mypkg/data/*\"]")
         for p in matched:
             files.setdefault(p.relative_to(inv.site).as_posix(), p)
-    members = [Member(rel, files[rel].read_bytes()) for rel in sorted(files)]
+    members = [Member(rel, _filtered_record(files[rel].read_bytes(), files) if rel.endswith(".dist-info/RECORD")
+                      else files[rel].read_bytes()) for rel in sorted(files)]
     members += compile_sources(python, {rel: path for rel, path in files.items() if rel.endswith(".py")}, inv.tag)
     return members, inv
+
+
+def _filtered_record(data: bytes, shipped: dict[str, Path]) -> bytes:
+    """A RECORD listing only what the binary carries: no installer files (direct_url.json names the build
+    machine's paths, so it would make the binary depend on where the project was), no scripts outside."""
+    rows = csv.reader(io.StringIO(data.decode("utf-8")))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        if row and (row[0] in shipped or row[0].endswith(".dist-info/RECORD")):
+            writer.writerow(row)
+    return out.getvalue().encode("utf-8")
 
 
 def compile_sources(python: Path, sources: dict[str, Path], tag: str) -> list[Member]:

@@ -103,6 +103,11 @@ def test_members_of_a_project_and_its_requirement(host_venv: Path, tmp_path: Pat
     assert not any(n.startswith(("pip/", "setuptools/", "hatchling/")) for n in got)
     assert not any(n.endswith(("/INSTALLER", "/REQUESTED", "/direct_url.json")) for n in got)
     assert not any(n.endswith(".pyc") and f".{TAG}." not in n for n in got)
+    # RECORD lists what the binary carries (importlib.metadata.files() works), nothing from the build machine
+    record = next(m.data for m in members if m.name == "app_one-1.0.dist-info/RECORD").decode()
+    paths = [line.split(",")[0] for line in record.splitlines()]
+    assert "app_one.py" in paths and "app_one-1.0.dist-info/RECORD" in paths
+    assert not any(p.endswith(("INSTALLER", "direct_url.json")) or p.startswith("../") for p in paths)
     assert inventory.site == host_venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / \
         "site-packages"
 
