@@ -185,7 +185,7 @@ def create(env: Path, runtime: Runtime, clear: bool = False) -> Path:
     if proc.returncode != 0:
         raise BuildError(f"creating the venv {env} with {runtime.python} failed",
                          log_tail=(proc.stdout + proc.stderr)[-3000:],
-                         hint="if the message is about ensurepip or pip, run again with --clear")
+                         hint=f"fix what the message says, then: exxo venv {env} --clear")
     if proc.stdout.split()[-1:] == ["pip"]:
         pip = subprocess.run([str(venv_python(env)), "-m", "ensurepip", "--upgrade", "--default-pip"],
                              capture_output=True, text=True)
