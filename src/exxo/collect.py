@@ -14,6 +14,7 @@ import fnmatch
 import io
 import json
 import marshal
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,21 +52,44 @@ print(json.dumps({"site": site, "dists": dists, "env": env, "tag": sys.implement
                   "version": platform.python_version(), "egg_links": egg_links}))
 """
 
-# stdin: "rel\0path\0rel\0path..."; stdout: marshal {rel: pyc bytes}. The code's co_filename is `rel`: the boot
-# rewrites it to the member's path inside the binary, and no build-machine path ends up in the binary.
+# argv[1]: cache dir ("" for none); stdin: "rel\0path\0rel\0path..."; stdout: marshal {rel: pyc bytes}.
+# The code's co_filename is `rel`: the boot rewrites it to the member's path inside the binary, and no
+# build-machine path ends up in the binary. A pyc depends only on (interpreter, rel, source), so it is cached
+# under their hash: the next build of the same app compiles only what changed.
 _COMPILE = r"""
-import importlib.util, marshal, sys
+import hashlib, importlib.util, marshal, os, sys, tempfile
 from importlib._bootstrap_external import _code_to_hash_pyc
+cache = sys.argv[1]
+salt = importlib.util.MAGIC_NUMBER + sys.version.encode() + b"\0"
 items = sys.stdin.buffer.read().decode().split("\0")
 out = {}
 for rel, path in zip(items[0::2], items[1::2]):
     with open(path, "rb") as f:
         source = f.read()
+    key = hashlib.sha256(salt + rel.encode() + b"\0" + source).hexdigest()
+    cached = os.path.join(cache, key[:2], key[2:] + ".pyc") if cache else ""
+    try:
+        with open(cached, "rb") as f:
+            pyc = f.read()
+        if pyc[:4] == importlib.util.MAGIC_NUMBER and len(pyc) > 16:
+            out[rel] = pyc
+            continue
+    except OSError:
+        pass
     try:
         code = compile(source, rel, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         continue  # shipped as source only (e.g. templates named *.py, py2-only test data)
-    out[rel] = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)
+    out[rel] = pyc = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)
+    if cache:
+        try:
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cached))
+            with os.fdopen(fd, "wb") as f:
+                f.write(pyc)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only or full cache only costs time
 sys.stdout.buffer.write(marshal.dumps(out))
 """
 
@@ -202,7 +226,8 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
             files.setdefault(p.relative_to(inv.site).as_posix(), p)
     members = [Member(rel, _filtered_record(files[rel].read_bytes(), files) if rel.endswith(".dist-info/RECORD")
                       else files[rel].read_bytes()) for rel in sorted(files)]
-    members += compile_sources(python, {rel: path for rel, path in files.items() if rel.endswith(".py")}, inv.tag)
+    sources = {rel: path for rel, path in files.items() if rel.endswith(".py")}
+    members += compile_sources(python, sources, inv.tag, pyc_cache())
     return members, inv
 
 
@@ -218,10 +243,20 @@ def _filtered_record(data: bytes, shipped: dict[str, Path]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def compile_sources(python: Path, sources: dict[str, Path], tag: str) -> list[Member]:
-    """`pkg/mod.py` -> `pkg/__pycache__/mod.<tag>.pyc`, compiled by `python` (unchecked-hash pycs)."""
+def pyc_cache() -> Path | None:
+    if os.environ.get("EXXO_NO_PYC_CACHE"):
+        return None
+    from exxo.runtime.bootstrap import cache_root
+
+    return cache_root() / "pyc"
+
+
+def compile_sources(python: Path, sources: dict[str, Path], tag: str, cache: Path | None = None) -> list[Member]:
+    """`pkg/mod.py` -> `pkg/__pycache__/mod.<tag>.pyc`, compiled by `python` (unchecked-hash pycs), reusing
+    the pycs in `cache` made by earlier builds."""
     request = "\0".join(f"{rel}\0{path}" for rel, path in sorted(sources.items()))
-    proc = subprocess.run([str(python), "-I", "-S", "-c", _COMPILE], input=request.encode(), capture_output=True)
+    proc = subprocess.run([str(python), "-I", "-S", "-c", _COMPILE, str(cache or "")], input=request.encode(),
+                          capture_output=True)
     if proc.returncode != 0:
         raise BuildError("byte-compiling the app failed", log_tail=proc.stderr.decode(errors="replace")[-2000:])
     compiled: dict[str, bytes] = marshal.loads(proc.stdout)

@@ -210,3 +210,23 @@ def test_source_that_does_not_compile_is_shipped_as_is(host_venv: Path, tmp_path
     target = target_install(host_venv, app, tmp_path / "target")
     got = names(collect.collect(host_venv / "bin" / "python", "py2-app", first=[target])[0])
     assert "py2_app/old.py" in got and f"py2_app/__pycache__/old.{TAG}.pyc" not in got
+
+
+def test_pyc_cache_gives_the_same_bytes_and_is_used(host_venv: Path, tmp_path: Path) -> None:
+    src = tmp_path / "mod.py"
+    src.write_text("VALUE = 1\n")
+    python = host_venv / "bin" / "python"
+    fresh = collect.compile_sources(python, {"pkg/mod.py": src}, TAG)
+    cache = tmp_path / "cache"
+    first = collect.compile_sources(python, {"pkg/mod.py": src}, TAG, cache)
+    assert first == fresh and [m.name for m in first] == [f"pkg/__pycache__/mod.{TAG}.pyc"]
+    (entry,) = [p for p in cache.rglob("*.pyc")]
+    assert entry.read_bytes() == first[0].data
+    # a second build reads the cache (proved by planting other valid bytes under the same key)
+    planted = first[0].data[:16] + marshal.dumps(compile("VALUE = 2\n", "pkg/mod.py", "exec"))
+    entry.write_bytes(planted)
+    assert collect.compile_sources(python, {"pkg/mod.py": src}, TAG, cache)[0].data == planted
+    # another source (or another member name) is another key
+    src.write_text("VALUE = 3\n")
+    assert collect.compile_sources(python, {"pkg/mod.py": src}, TAG, cache)[0].data != planted
+    assert len(list(cache.rglob("*.pyc"))) == 2
