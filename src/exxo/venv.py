@@ -46,13 +46,6 @@ def copy_tree(node, dest):
             with open(target, "wb") as f:
                 f.write(child.read_bytes())
 
-def bundled_pip():
-    try:
-        return any(p.name.startswith("pip-") and p.name.endswith(".whl")
-                   for p in (resources.files("ensurepip") / "_bundled").iterdir())
-    except (ImportError, OSError, ValueError):  # no ensurepip, or no _bundled dir in the zip
-        return False
-
 class Builder(venv.EnvBuilder):
     def setup_scripts(self, context):
         here = os.path.join(os.path.dirname(os.path.abspath(venv.__file__)), "scripts")
@@ -69,7 +62,6 @@ kwargs = dict(symlinks=os.name != "nt", with_pip=False)  # ensurepip is run by e
 if sys.version_info >= (3, 13):
     kwargs["scm_ignore_files"] = {"git"}
 Builder(**kwargs).create(sys.argv[1])
-print("pip" if bundled_pip() else "no-pip")
 """
 
 DEFAULT_PYTHON = "3.13"
@@ -186,21 +178,20 @@ def create(env: Path, runtime: Runtime, clear: bool = False) -> Path:
         raise BuildError(f"creating the venv {env} with {runtime.python} failed",
                          log_tail=(proc.stdout + proc.stderr)[-3000:],
                          hint=f"fix what the message says, then: exxo venv {env} --clear")
-    if proc.stdout.split()[-1:] == ["pip"]:
-        pip = subprocess.run([str(venv_python(env)), "-m", "ensurepip", "--upgrade", "--default-pip"],
-                             capture_output=True, text=True)
-        if pip.returncode != 0:
-            raise BuildError(f"installing pip into {env} with ensurepip failed",
-                             log_tail=(pip.stdout + pip.stderr)[-3000:], hint=f"exxo venv {env} --clear")
-    else:
-        # A runtime without ensurepip's wheel (built by hand, or trimmed): pip comes from PyPI instead.
-        install_pip_from_pypi(venv_python(env))
+    # ensurepip finds its wheel wherever this runtime keeps it (in the stdlib zip, or beside the binary);
+    # a runtime without one (built by hand, or trimmed) gets pip from PyPI instead.
+    pip = subprocess.run([str(venv_python(env)), "-m", "ensurepip", "--upgrade", "--default-pip"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        why = (pip.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"exxo: ensurepip could not install pip ({why}); getting pip from PyPI", file=sys.stderr)
+        install_pip_from_pypi(venv_python(env), ensurepip_output=pip.stdout + pip.stderr)
     with open(env / "pyvenv.cfg", "a") as f:
         f.write(f"exxo = {__version__}\nexxo-python = {runtime.version}\nexxo-runtime = {runtime.dir}\n")
     return env
 
 
-def install_pip_from_pypi(python: Path) -> None:
+def install_pip_from_pypi(python: Path, ensurepip_output: str = "") -> None:
     """Download pip's newest wheel from PyPI (sha256 checked) and let it install itself into the venv."""
     try:
         with urllib.request.urlopen(PYPI_PIP, timeout=60) as resp:
@@ -210,7 +201,8 @@ def install_pip_from_pypi(python: Path) -> None:
         with urllib.request.urlopen(urllib.parse.urljoin(PYPI_PIP, wheel["url"]), timeout=120) as resp:
             data = resp.read()
     except (OSError, ValueError, KeyError, StopIteration) as exc:
-        raise BuildError(f"the runtime has no bundled pip and pip could not be downloaded from PyPI: {exc}",
+        raise BuildError(f"ensurepip failed and pip could not be downloaded from PyPI: {exc}",
+                         log_tail=ensurepip_output[-3000:],
                          hint="check the network (or proxy variables), then: exxo venv ENVDIR --clear") from exc
     if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
         raise BuildError(f"{wheel['filename']} from PyPI does not match its published sha256",
@@ -223,5 +215,4 @@ def install_pip_from_pypi(python: Path) -> None:
                               capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     if proc.returncode != 0:
         raise BuildError("installing pip into the venv failed", log_tail=(proc.stdout + proc.stderr)[-3000:])
-    print(f"exxo: pip {release['info']['version']} installed from PyPI (the runtime carries no ensurepip wheel)",
-          file=sys.stderr)
+    print(f"exxo: pip {release['info']['version']} installed from PyPI", file=sys.stderr)
