@@ -40,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "runtime with the project and its dependencies appended.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-s", "--source", type=Path, default=Path("."), metavar="SRC", help="project directory (.)")
-    p.add_argument("-o", "--output", type=Path, help="output file (default: SRC/dist/<script name>)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output file, or a directory to write <script name> into (default: SRC/dist/<script name>)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--main", metavar="MOD:FUNC", help="run this function instead of a console script")
     group.add_argument("--entry", metavar="NAME", help="the console script to build (when there are several)")
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         proj = project.install(python, src, Path(tmp), rep)
         name, entry = project.choose_entry(proj, args.entry, args.main)
         output = args.output.absolute() if args.output else src / config.get("output", f"dist/{name}")
+        if output.is_dir():  # -o ~/bin/ -> ~/bin/<script name>
+            output = output / name
         project.ensure_requirements(python, proj, rep)
         rep.stage(f"collecting {proj.name} and its requirements")
         members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"),

@@ -38,6 +38,9 @@ def test_no_temp_file_left_and_output_replaced(exxo_venv: Path, tmp_path: Path) 
     build(exxo_venv, src, out=out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["app"]
     assert out.read_bytes()[:4] == b"\x7fELF"
+    # -o DIR writes DIR/<script name>
+    build(exxo_venv, src, out=out.parent)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["app", "cli-pure"]
 
 
 def test_inspect(exxo_venv: Path, tmp_path: Path) -> None:
