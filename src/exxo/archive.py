@@ -267,17 +267,22 @@ def compile_boot(python: Path) -> tuple[bytes, dict[str, bytes]]:
     """Marshal exxo's boot sources with the runtime interpreter (bytecode is version-specific).
 
     Returns (code of _boot/__init__.py, {"__exxo__/boot/<mod>.pyc": code}) for write_binary."""
-    boot_dir = Path(str(resources.files("exxo") / "_boot"))
+    # Sources are read here (through importlib.resources, so this also works inside a self-hosted exxo binary,
+    # where _boot is a directory in the zip) and handed to the runtime on stdin.
+    import json as _json
+
+    boot = resources.files("exxo") / "_boot"
+    sources = {e.name[:-3]: e.read_text() for e in boot.iterdir() if e.name.endswith(".py")}
     script = (
-        "import marshal, sys, pathlib\n"
-        "out = {}\n"
-        "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.py')):\n"
-        "    out[p.stem] = marshal.dumps(compile(p.read_bytes(), '<exxo boot>/' + p.name, 'exec',"
-        " dont_inherit=True))\n"
+        "import json, marshal, sys\n"
+        "src = json.loads(sys.stdin.buffer.read())\n"
+        "out = {k: marshal.dumps(compile(v, '<exxo boot>/' + k + '.py', 'exec', dont_inherit=True))"
+        " for k, v in sorted(src.items())}\n"
         "sys.stdout.buffer.write(marshal.dumps(out))\n"
     )
     try:
-        proc = subprocess.run([str(python), "-I", "-S", "-c", script, str(boot_dir)], capture_output=True)
+        proc = subprocess.run([str(python), "-I", "-S", "-c", script], input=_json.dumps(sources).encode(),
+                              capture_output=True)
     except OSError as exc:
         raise InputError(f"cannot run {python} to compile exxo's boot code: {exc.strerror}") from exc
     if proc.returncode != 0:
