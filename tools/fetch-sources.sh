@@ -107,7 +107,7 @@ fi
 
 # -- apt-get source -------------------------------------------------------------------------------------------
 # Refresh the indexes only when a pinned version is unknown to apt (a fresh machine, or a new pin).
-known() { apt-cache showsrc "${1%%=*}" 2>/dev/null | grep -qx "Version: ${1#*=}"; }
+known() { apt-cache showsrc "${1%%=*}" 2>/dev/null | grep -qxF "Version: ${1#*=}"; }
 need_update=0
 while read -r spec _orig; do [ -z "$spec" ] || known "$spec" || need_update=1; done <<< "$specs"
 if [ "$need_update" = 1 ] || [ -n "$new" ]; then
