@@ -168,7 +168,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
         tc = toolchain_mod.zig_toolchain(work / "toolchain", rep)
 
         rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses, libedit, uuid)")
-        built = deps_mod.build_deps(tc, jobs, rep, cache_root())
+        built = deps_mod.build_deps(tc, jobs, rep, cache_root(), python=source.version)  # 3.13: no zstd
         cpython.hide_dep_symbols([Path(p) / "lib" for p in built.prefixes.values()], rep)
 
         b = cpython.Build(
