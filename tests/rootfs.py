@@ -61,13 +61,18 @@ def bullseye_root(dest: Path) -> Path:
 
 def chroot_run(root: Path, argv: list[str], env: dict[str, str] | None = None,
                timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run argv inside `root` with /proc and /dev mounted in a private mount namespace."""
+    """Run argv inside `root` with /proc and /dev mounted in a private mount namespace.
+
+    `env` is the environment of the command inside the root; the tools that set the root up are named by
+    absolute path so that a minimal PATH meant for the inside does not hide them.
+    """
+    mount, chroot = shutil.which("mount") or "/bin/mount", shutil.which("chroot") or "/usr/sbin/chroot"
     script = (
-        f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && "
-        f"exec chroot {root} \"$@\""
+        f"{mount} -t proc proc {root}/proc && {mount} --rbind /dev {root}/dev && "
+        f"exec {chroot} {root} \"$@\""
     )
     return subprocess.run(
-        ["unshare", "--mount", "--fork", "sh", "-c", script, "sh", *argv],
+        [shutil.which("unshare") or "/usr/bin/unshare", "--mount", "--fork", "/bin/sh", "-c", script, "sh", *argv],
         capture_output=True, text=True, timeout=timeout,
         env=env if env is not None else {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
     )

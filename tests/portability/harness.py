@@ -106,10 +106,14 @@ def build_binaries(work: Path) -> tuple[Path, Path]:
 def make_ca(work: Path) -> tuple[Path, Path, Path]:
     ca_key, ca, key, csr, cert = (work / n for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
     ext = work / "ext.cnf"
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    # Python 3.13 verifies with VERIFY_X509_STRICT: the CA needs keyUsage, the leaf an authority key id.
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+                   "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+                   "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n")
     for argv in (
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
-         "-days", "2", "-subj", "/CN=exxo test CA"],
+         "-days", "2", "-subj", "/CN=exxo test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectKeyIdentifier=hash"],
         ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj",
          "/CN=localhost"],
         ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
@@ -198,9 +202,13 @@ def minimal_root(dest: Path, binaries: list[Path]) -> Path:
 
 
 def chrooted(root: Path, argv: list[str], env: dict[str, str]) -> list[str]:
-    script = f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && exec chroot {root} \"$@\""
-    return ["unshare", "--mount", "--fork", "sh", "-c", script, "sh", "env", "-i",
-            *(f"{k}={v}" for k, v in env.items()), *argv]
+    """argv run inside `root` with exactly `env`. The environment is set outside (a minimal root has no `env`),
+    so the set-up tools are named by absolute path."""
+    tool = {n: shutil.which(n) or n for n in ("env", "unshare", "mount", "chroot")}
+    script = (f"{tool['mount']} -t proc proc {root}/proc && {tool['mount']} --rbind /dev {root}/dev && "
+              f"exec {tool['chroot']} {root} \"$@\"")
+    return [tool["env"], "-i", *(f"{k}={v}" for k, v in env.items()), tool["unshare"], "--mount", "--fork",
+            "/bin/sh", "-c", script, "sh", *argv]
 
 
 def main() -> int:
@@ -209,7 +217,8 @@ def main() -> int:
     parser.add_argument("--only")
     args = parser.parse_args()
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="exxo-port-") as tmp:
+    # Not under /tmp: one environment mounts a noexec tmpfs over /tmp, which would hide the binaries.
+    with tempfile.TemporaryDirectory(prefix="exxo-port-", dir="/var/tmp") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
         probe, flask = build_binaries(work)
