@@ -122,6 +122,16 @@ while read -r spec orig; do
   # The Debian packaging files (.dsc, .debian.tar) may be missing from the pool (404) while the .orig
   # arrived: only the .orig matters.
   (cd "$work" && apt-get source --download-only -qq "$spec" >/dev/null 2>&1) || true
+  if [ ! -f "$work/$orig" ]; then
+    # A release the index no longer lists may still be in the pool: take the .orig from there directly
+    # (its sha256 is checked against exxo's table below like any other).
+    pkg=${spec%%=*}
+    case $pkg in lib?*) pfx=${pkg:0:4} ;; *) pfx=${pkg:0:1} ;; esac
+    while read -r uri _keyring; do
+      curl -fsSL -m 900 -o "$work/$orig" "$uri/pool/main/$pfx/$pkg/$orig" 2>/dev/null && break
+      rm -f "$work/$orig"
+    done <<< "$derived"
+  fi
   [ -f "$work/$orig" ] || echo "fetch-sources: could not download $orig ($spec)" >&2
 done <<< "$specs"
 "$PY" "${srcmod[@]}" --install-orig "$work"

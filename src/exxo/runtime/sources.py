@@ -49,16 +49,14 @@ CPYTHON: dict[str, Source] = {
             ("python3.13", "3.13.15-1", "python3.13_3.13.15.orig.tar.xz")),
         _py("3.11.2", "2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849",
             ("python3.11", "3.11.2-6+deb12u8", "python3.11_3.11.2.orig.tar.gz"), ext="tgz"),
-        # UNVERIFIED HERE: the hash is the Checksums-Sha256 of python3.14_3.14.10.orig.tar.xz in Debian's
-        # signed Sources index (`apt-cache showsrc python3.14`), but the file itself 404s in the pool (as does
-        # 3.14.9's), so no byte of it was hashed on this machine. Assumed equal to python.org's .tar.xz, as it
-        # is for 3.13.15; a mismatch is refused by fetch() like any other.
-        _py("3.14.10", "de414a57119abef52784d8993e341d53aed635fc2b05c2607d9f98a2c5b72032",
-            ("python3.14", "3.14.10-1", "python3.14_3.14.10.orig.tar.xz")),
+        # Debian's index lists only 3.14.9/3.14.10, whose files are not in the pool (404); 3.14.7's .orig is
+        # (tools/fetch-sources.sh takes it from the pool directly). Hashed here, equal to the .dsc's checksum.
+        _py("3.14.7", "3b48dac8fb59f62eaa67ac83c1eb12bda1b7a08406dd286e252c11a66be27f81",
+            ("python3.14", "3.14.7-1", "python3.14_3.14.7.orig.tar.xz")),
     ]
 }
 # The release each minor version means by default.
-DEFAULT_RELEASES = {"3.13": "3.13.15", "3.11": "3.11.2", "3.14": "3.14.10"}
+DEFAULT_RELEASES = {"3.13": "3.13.15", "3.11": "3.11.2", "3.14": "3.14.7"}
 
 LIBRARIES: dict[str, Source] = {
     s.name: s
