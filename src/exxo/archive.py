@@ -319,7 +319,9 @@ def write_binary(
             raise InputError(f"{m.name} is given twice to the binary writer")
         if m.name.startswith(RESERVED[0]) and not m.name.startswith("__exxo__/runtime/") or m.name == MAIN:
             raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
-        own[m.name] = (m.data, False)
+        # Bytecode stored: it is read at every import, and inflating it costs start-up time (see
+        # make_stdlib_zip.py for the measurement); sources, data and metadata are deflated.
+        own[m.name] = (m.data, m.name.endswith(".pyc"))
     own[MAIN] = (MAIN_SOURCE, False)
     own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
     for name, code in boot_modules.items():
@@ -399,7 +401,9 @@ def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
                 info.external_attr = (0o40755 << 16) | 0x10
                 zf.writestr(info, b"")
             else:
-                info.compress_type = zipfile.ZIP_DEFLATED
+                # As the runtime's own stdlib zip (make_stdlib_zip.py): bytecode stored, the rest deflated.
+                stored = name.endswith(".pyc") and "pydoc_data/" not in name and "_pydecimal" not in name
+                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
                 info.external_attr = 0o100644 << 16
                 zf.writestr(info, stdlib[name], compresslevel=6)
         zf.comment = marker(b"R", (0, 0), (0, 0))
