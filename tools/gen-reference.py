@@ -19,6 +19,7 @@ The same settings as `exxo build`'s flags; flags override them.
 
 | key | type | meaning |
 |---|---|---|
+| `python` | string | the CPython version the project is built for (`"3.13"`): `exxo build` refuses a venv of another version, `exxo venv` uses it as its default `-p` |
 | `entry` | string | console script to build when the project has several (`--entry`) |
 | `main` | string | `module:function` to run instead of a console script (`--main`) |
 | `output` | string | output path, relative to the project (`-o`) |
@@ -26,6 +27,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `native` | `"memfd"` or `"cache"` | default native-code loading mode (`--native`) |
 | `include` | list of globs | extra files from site-packages to ship (relative to site-packages) |
 | `exclude` | list of globs | files of the collected distributions to leave out |
+| `embed-runtime` | bool | the binary can recreate the bare runtime it carries (and keeps ensurepip's pip wheel), so it can make venvs without a bootstrap: how `dist/exxo` is built (default false) |
 
 ## Environment variables
 
@@ -36,6 +38,10 @@ The same settings as `exxo build`'s flags; flags override them.
 | `SSL_CERT_FILE`, `SSL_CERT_DIR` | the runtime | CA bundle; when unset and OpenSSL's own dir has none, the launcher uses the system's well-known bundle |
 | `EXXO_PYTHON` | the binary | internal: `1` makes one child a Python interpreter (set by the binary itself for `sys.executable` children, removed at start) |
 | `SOURCE_DATE_EPOCH` | exxo build | timestamp for zip entries (reproducible builds) |
+| `EXXO_UPX` | exxo build `-c` | path of the upx executable (default: `upx` or `upx-ucl` on PATH; `bash tools/build-upx.sh` builds one and prints its path) |
+| `EXXO_NO_PYC_CACHE` | exxo build | set: do not reuse byte-compiled files from `~/.cache/exxo/pyc` (content-addressed; on by default) |
+| `EXXO_DEBUG` | exxo | `1`: show the traceback of an internal error (exit code 70) |
+| `EXXO_PYTHON_FOR_REGEN` | exxo bootstrap | interpreter that runs CPython's regeneration scripts (default: the one running exxo) |
 | `EXXO_GLIBC_CAP` | exxo bootstrap | highest glibc symbol version the validator accepts (default 2.17) |
 
 Everything else the binary ignores like `python -I`: `PYTHONPATH`, `PYTHONHOME`, `PYTHONSTARTUP`, the user site.
