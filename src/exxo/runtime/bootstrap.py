@@ -173,7 +173,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
 
         b = cpython.Build(
             version=source.version, tarball=tarball, workdir=work, outdir=staging, jobs=jobs, reporter=rep,
-            env={**tc.env(), **built.configure_env},
+            env={**tc.env(cpython=True), **built.configure_env},
             configure_args=list(built.configure_args),
             link_libs=tc.link_libs(), wrapper_dir=tc.wrapper_dir,
             source_date_epoch=int(os.environ.get("SOURCE_DATE_EPOCH", "1700000000")),

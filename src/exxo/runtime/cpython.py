@@ -222,8 +222,8 @@ def _scrub(text: str, b: Build) -> str:
     """Replace the toolchain's wrapper paths by plain `cc`/`c++`/`ar`: the user's machine compiles sdists."""
     if b.wrapper_dir is None:
         return text
-    for tool in ("c++", "cc", "ar", "ranlib"):
-        text = text.replace(f"{b.wrapper_dir}/{tool}", tool)
+    for tool, plain in (("gcc-cc", "cc"), ("c++", "c++"), ("cc", "cc"), ("ar", "ar"), ("ranlib", "ranlib")):
+        text = text.replace(f"{b.wrapper_dir}/{tool}", plain)
     return text
 
 
