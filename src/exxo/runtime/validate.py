@@ -19,6 +19,7 @@ from pathlib import Path
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 from packaging.version import Version
 
@@ -31,6 +32,7 @@ ALLOWED_NEEDED = {
 # Symbols every executable may export besides the C API (linker-made markers).
 _LINKER_SYMBOLS = {"_init", "_fini", "_start", "__bss_start", "_end", "_edata", "__data_start", "data_start",
                    "_IO_stdin_used", "__dso_handle", "__libc_csu_init", "__libc_csu_fini", "main"}
+R_X86_64_COPY = 5
 _CAPI = re.compile(r"^_?(Py|PY)")
 # A sample of the C API that real wheels import; all must be exported.
 REQUIRED_EXPORTS = ["Py_Initialize", "PyModule_Create2", "PyModule_FromDefAndSpec2", "PyType_Ready",
@@ -51,12 +53,23 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
 
+def _copy_relocated(elf: ELFFile) -> set[str]:
+    """glibc's data objects the executable holds copies of (R_X86_64_COPY: stdout, stderr, environ... as in
+    any gcc-built executable): defined in .dynsym, but they are glibc's symbols, not the runtime's."""
+    rela, dynsym = elf.get_section_by_name(".rela.dyn"), elf.get_section_by_name(".dynsym")
+    if not isinstance(rela, RelocationSection) or not isinstance(dynsym, SymbolTableSection):
+        return set()
+    return {dynsym.get_symbol(r["r_info_sym"]).name for r in rela.iter_relocations()
+            if r["r_info_type"] == R_X86_64_COPY}
+
+
 def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
     report = Report(path)
     with open(path, "rb") as f:
         elf = ELFFile(f)
         versions: set[str] = set()
         local_defs: set[str] = set()
+        copied = _copy_relocated(elf)
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 report.needed = [t.needed for t in section.iter_tags()  # type: ignore[attr-defined]
@@ -69,7 +82,8 @@ def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
                             if s.name and s["st_shndx"] != "SHN_UNDEF"
                             and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")]
                 report.exported = len(exported)
-                foreign = sorted(n for n in exported if not _CAPI.match(n) and n not in _LINKER_SYMBOLS)
+                foreign = sorted(n for n in exported
+                                 if not _CAPI.match(n) and n not in _LINKER_SYMBOLS and n not in copied)
                 if foreign:
                     families = sorted({re.split(r"_", n.lstrip("_"))[0] + "_*" for n in foreign})
                     report.problems.append(
