@@ -195,6 +195,8 @@ def _raw_stdlib(runtime: bytes, keep_ensurepip: bool) -> tuple[bytes, list[_Entr
         for info in zf.infolist():
             if info.is_dir() or (not keep_ensurepip and any(x in info.filename for x in STDLIB_EXCLUDE)):
                 continue
+            if info.filename.startswith("__exxo__/"):  # the runtime's zipimport index: its offsets are the
+                continue  # runtime zip's; an app binary's boot importer has the manifest's index instead
             if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise InputError(f"the runtime's zip member {info.filename} is encrypted or uses compression "
                                  f"method {info.compress_type}", hint="rebuild the runtime with `exxo bootstrap`")

@@ -113,6 +113,7 @@ def patch(b: Build, python_for_regen: str) -> None:
     freeze.write_text(text.replace("#'<encodings.*>',", "'<encodings.*>',\n        'linecache',"))
     patch_ensurepip(b.srcdir)
     patch_venv_scripts(b.srcdir)
+    patch_zipimport(b.srcdir)
     b.reporter.run([python_for_regen, str(freeze)], cwd=b.srcdir, what="regenerating the frozen-module list")
 
 
@@ -297,3 +298,58 @@ def python_for_regen() -> str:
     import sys
 
     return os.environ.get("EXXO_PYTHON_FOR_REGEN", sys.executable)
+
+ZIPIMPORT_INDEX = """
+def _read_directory(archive):
+    # exxo: the runtime's stdlib zip carries zipimport's directory for it, marshalled at build time
+    # (make_stdlib_zip.py), located by the EXXO1R marker (the zip comment). Parsing the ~600 entries here in
+    # Python cost ~30M instructions (~8 ms) in every process that imports from the stdlib zip.
+    files = _exxo_read_index(archive)
+    return _exxo_read_directory(archive) if files is None else files
+
+
+def _exxo_read_index(archive):
+    try:
+        fp = _io.open_code(archive)
+    except OSError:
+        return None
+    with fp:
+        try:
+            end = fp.seek(0, 2)
+            if end < 96:
+                return None
+            fp.seek(end - 96)
+            tail = fp.read(96)  # EOCD (22 bytes) + the 74-byte marker comment
+            if tail[:4] != b'PK\\x05\\x06' or tail[22:28] != b'EXXO1R':
+                return None
+            offset, size = int(tail[63:79], 16), int(tail[80:96], 16)
+            if not size:
+                return None
+            start = end - 96 - _unpack_uint32(tail[12:16]) - _unpack_uint32(tail[16:20])
+            fp.seek(start + offset)
+            data = fp.read(size)
+        except (OSError, ValueError):
+            return None
+    files = {}
+    join = _bootstrap_external._path_join
+    for name, t in marshal.loads(data):
+        if t is not None:
+            t = (join(archive, name), t[0], t[1], t[2], t[3] + start, t[4], t[5], t[6])
+        files[name] = t
+    return files
+
+
+def _exxo_read_directory(archive):
+"""
+
+
+def patch_zipimport(srcdir: Path) -> None:
+    """zipimport reads the stdlib zip's directory from a marshalled index instead of parsing it in Python
+    (see ZIPIMPORT_INDEX); any other zip, or a runtime zip without the index, takes CPython's own path."""
+    path = srcdir / "Lib" / "zipimport.py"
+    text = path.read_text()
+    anchor = "\ndef _read_directory(archive):\n"
+    if text.count(anchor) != 1:
+        raise BuildError(f"{path} changed: cannot add exxo's stdlib index to zipimport",
+                         hint="update exxo.runtime.cpython.patch_zipimport for this CPython version")
+    path.write_text(text.replace(anchor, ZIPIMPORT_INDEX, 1))
