@@ -1,9 +1,13 @@
 """`make bench`: start-up and micro timings of the exxo runtime next to their references, in one run.
 
 Every figure is a ratio of medians measured side by side (commands interleaved, so machine noise hits both
-alike). Results are printed and written to benchmarks/results.md with the date and the machine.
+alike). Results are printed and written to benchmarks/results.md (or --out) with the date and the machine.
 
-    python benchmarks/run.py [--runs N] [--only startup,micro,apps]
+    python benchmarks/run.py [--runs N] [--only startup,micro,apps,build] [--out FILE]
+
+Parts: `startup` and `micro` (the runtime next to a gcc build of the same CPython), `apps` (start-up of built
+apps next to their venv: benchmarks/apps.py), `build` (exxo build next to PyInstaller: benchmarks/build_time.py).
+Set-up (reference interpreter, venvs, pip installs) is cached under ~/.cache/exxo/bench/ and never timed.
 """
 
 from __future__ import annotations
@@ -13,17 +17,16 @@ import datetime
 import json
 import os
 import platform
-import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+import apps  # noqa: E402
+import build_time  # noqa: E402
 from reference import reference_python  # noqa: E402
+from timing import Section, compare  # noqa: E402
 
 from exxo.runtime.bootstrap import Runtime, ensure_runtime  # noqa: E402
 
@@ -40,67 +43,55 @@ MICRO = {
 }
 
 
-def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
-
-
-def compare(label: str, commands: dict[str, list[str]], runs: int, reference: str) -> list[str]:
-    """Interleave the commands `runs` times; return report lines with medians and ratios to `reference`."""
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for argv in commands.values():  # warm-up (page cache)
-        timed(argv)
-    for _ in range(runs):
-        for name, argv in commands.items():
-            times[name].append(timed(argv))
-    ref = statistics.median(times[reference])
-    lines = []
-    for name in commands:
-        med = statistics.median(times[name])
-        lines.append(f"| {label} | {name} | {med * 1000:.1f} ms | {med / ref:.3f} |")
-    return lines
+PARTS = ("startup", "micro", "apps", "build")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--only", default="startup,micro")
+    parser.add_argument("--runs", type=int, default=40, help="rounds of start-up timings (builds: runs/8, >= 3)")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts ({','.join(PARTS)})")
     parser.add_argument("--runtime", type=Path, help="runtime directory to measure (default: the current recipe's)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown file (default: %(default)s)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
+    if parts - set(PARTS):
+        parser.error(f"unknown part(s): {', '.join(sorted(parts - set(PARTS)))}")
     if args.runtime:
         runtime = Runtime(args.runtime, json.loads((args.runtime / "runtime.json").read_text())["python_version"])
     else:
         runtime = ensure_runtime(os.environ.get("PYVER", "3.13"))
-    ref = reference_python(runtime.version)
-    exxo_py, ref_py = str(runtime.python), str(ref)
-    rows: list[str] = []
-    if "startup" in parts:
-        rows += compare("start-up `-I -S -c pass`", {"gcc build (reference)": [ref_py, "-I", "-S", "-c", "pass"],
-                                                     "exxo runtime": [exxo_py, "-I", "-S", "-c", "pass"]},
-                        args.runs, "gcc build (reference)")
-        rows += compare("start-up `-I -c pass`", {"gcc build (reference)": [ref_py, "-I", "-c", "pass"],
-                                                  "exxo runtime": [exxo_py, "-I", "-c", "pass"]},
-                        args.runs, "gcc build (reference)")
-    if "micro" in parts:
-        for name, code in MICRO.items():
-            rows += compare(f"micro `{name}`", {"gcc build (reference)": [ref_py, "-I", "-c", code],
-                                                "exxo runtime": [exxo_py, "-I", "-c", code]},
-                            max(5, args.runs // 4), "gcc build (reference)")
-    header = [
-        f"# Benchmarks ({datetime.date.today().isoformat()}, {platform.node()}, {os.cpu_count()} cores, "
-        f"CPython {runtime.version})",
-        "",
-        "Ratios are medians of interleaved runs; reference = the same CPython release built by `./configure && make`",
-        "with the machine's gcc (benchmarks/reference.py).",
-        "",
-        "| benchmark | interpreter | median | ratio to reference |",
-        "|---|---|---|---|",
-    ]
-    text = "\n".join(header + rows) + "\n"
+    sections: list[Section] = []
+    if parts & {"startup", "micro"}:
+        ref = reference_python(runtime.version)
+        exxo_py, ref_py = str(runtime.python), str(ref)
+        rows: list[str] = []
+        if "startup" in parts:
+            rows += compare("start-up `-I -S -c pass`", {"gcc build (reference)": [ref_py, "-I", "-S", "-c", "pass"],
+                                                         "exxo runtime": [exxo_py, "-I", "-S", "-c", "pass"]},
+                            args.runs, "gcc build (reference)")
+            rows += compare("start-up `-I -c pass`", {"gcc build (reference)": [ref_py, "-I", "-c", "pass"],
+                                                      "exxo runtime": [exxo_py, "-I", "-c", "pass"]},
+                            args.runs, "gcc build (reference)")
+        if "micro" in parts:
+            for name, code in MICRO.items():
+                rows += compare(f"micro `{name}`", {"gcc build (reference)": [ref_py, "-I", "-c", code],
+                                                    "exxo runtime": [exxo_py, "-I", "-c", code]},
+                                max(5, args.runs // 4), "gcc build (reference)")
+        notes = ["Ratios are medians of interleaved runs; reference = the same CPython release built by",
+                 "`./configure && make` with the machine's gcc (benchmarks/reference.py)."]
+        sections.append(Section("Runtime: start-up and micro timings (exxo runtime vs a gcc build)", notes,
+                                ("benchmark", "interpreter", "median", "ratio to reference"), rows))
+    if "apps" in parts:
+        sections.append(apps.run(runtime, args.runs))
+    if "build" in parts:
+        sections.append(build_time.run(runtime, max(3, args.runs // 8)))
+    lines = [f"# Benchmarks ({datetime.date.today().isoformat()}, {platform.node()}, {os.cpu_count()} cores, "
+             f"CPython {runtime.version})", ""]
+    for section in sections:
+        lines += section.markdown()
+    text = "\n".join(lines)
     print(text)
-    (HERE / "results.md").write_text(text)
+    args.out.write_text(text)
     return 0
 
 
