@@ -126,12 +126,17 @@ def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
     setup = f': "${{ZIG_GLOBAL_CACHE_DIR:={cache}}}"; export ZIG_GLOBAL_CACHE_DIR\n'
     # gcc-cc: compile (-c/-E/-S) with gcc against zig's glibc headers for the target, link with zig cc.
     # -nostdinc keeps the build machine's newer glibc headers out (they redirect e.g. stat to GLIBC_2.33).
+    # -fPIC: extern data (environ, stdout) through the GOT. Debian's gcc defaults to -fPIE, which reads it
+    # directly and so makes the linker copy it into the executable (R_X86_64_COPY); against zig's glibc stubs
+    # the copy of `environ` is not tied to glibc's `__environ`, and os.environ came out empty.
+    # -fno-semantic-interposition: -fPIC without it would stop gcc inlining the C API within CPython.
     libc_inc = zig.parent / "lib" / "libc" / "include"
     includes = " ".join(f"-isystem {libc_inc / d}" for d in
                         ("x86-linux-gnu", "generic-glibc", "x86-linux-any", "any-linux-any"))
     gcc_cc = (
         'for a in "$@"; do case $a in -c|-E|-S) '
-        f'exec gcc -march=x86-64 -mtune=generic -nostdinc -isystem "{_gcc_include()}" {includes} '
+        f'exec gcc -march=x86-64 -mtune=generic -fPIC -fno-semantic-interposition -nostdinc '
+        f'-isystem "{_gcc_include()}" {includes} '
         f'-D__GLIBC_MINOR__={TARGET.rsplit(".", 1)[1]} "$@";; esac; done\n'
         f'exec "{zig}" cc -target {TARGET} -mcpu={CPU} "$@"'
     )

@@ -54,8 +54,8 @@ class Report:
 
 
 def _copy_relocated(elf: ELFFile) -> set[str]:
-    """glibc's data objects the executable holds copies of (R_X86_64_COPY: stdout, stderr, environ... as in
-    any gcc-built executable): defined in .dynsym, but they are glibc's symbols, not the runtime's."""
+    """glibc's data objects the executable holds copies of (R_X86_64_COPY: stdout, stderr, environ...):
+    reported as such rather than as foreign exports."""
     rela, dynsym = elf.get_section_by_name(".rela.dyn"), elf.get_section_by_name(".dynsym")
     if not isinstance(rela, RelocationSection) or not isinstance(dynsym, SymbolTableSection):
         return set()
@@ -84,6 +84,10 @@ def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
                 report.exported = len(exported)
                 foreign = sorted(n for n in exported
                                  if not _CAPI.match(n) and n not in _LINKER_SYMBOLS and n not in copied)
+                if copied:
+                    report.problems.append(
+                        f"copy relocations of glibc data ({', '.join(sorted(copied))}): the executable's copy of "
+                        "`environ` is not glibc's (os.environ comes out empty); compile with -fPIC")
                 if foreign:
                     families = sorted({re.split(r"_", n.lstrip("_"))[0] + "_*" for n in foreign})
                     report.problems.append(
@@ -120,9 +124,13 @@ def check_imports(python: Path, modules: list[str]) -> list[str]:
         "for m in mods:\n"
         "    try: importlib.import_module(m)\n"
         "    except Exception as e: bad.append(f'{m} ({type(e).__name__}: {e})')\n"
+        "import os\n"
+        "if os.environ.get('EXXO_VALIDATE') != 'environ':\n"
+        "    bad.append('os.environ does not hold the environment (EXXO_VALIDATE unset)')\n"
         "print('\\n'.join(bad))\n"
     )
-    proc = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "EXXO_VALIDATE": "environ"})
     if proc.returncode != 0:
         return [f"the runtime failed to start: {proc.stderr.strip()[-800:]}"]
     return [f"built-in module missing or broken: {line}" for line in proc.stdout.splitlines() if line]
