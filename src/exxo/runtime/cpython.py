@@ -43,15 +43,18 @@ def stdlib_script() -> Path:
 def module_table(minor: str) -> tuple[list[str], dict[str, str]]:
     """(built-in modules, excluded modules with reasons) for a minor version such as '3.13'."""
     data = tomllib.loads((PACKAGE / "runtime" / "modules.toml").read_text())
-    builtin = list(data["common"]["builtin"]) + list(data.get(minor, {}).get("builtin", []))
-    excluded = dict(data["common"]["excluded"]) | dict(data.get(minor, {}).get("excluded", {}))
-    return builtin, excluded
+    own = data.get(minor, {})
+    absent = set(own.get("absent", []))  # modules of [common] this version does not have
+    builtin = [m for m in data["common"]["builtin"] if m not in absent] + list(own.get("builtin", []))
+    excluded = {m: why for m, why in data["common"]["excluded"].items() if m not in absent}
+    return builtin, excluded | dict(own.get("excluded", {}))
 
 
 def check_module_table(srcdir: Path, minor: str) -> None:
     """Fail loudly when Setup.stdlib.in and modules.toml disagree (a version added or dropped a module)."""
     text = (srcdir / "Modules" / "Setup.stdlib.in").read_text()
-    in_source = set(re.findall(r"^@MODULE_[A-Z0-9_]+_TRUE@([A-Za-z0-9_]+)", text, re.M))
+    # A commented-out line (`#@MODULE__CTYPES_TRUE@_ctypes ...`) is a module 3.11 still builds with setup.py.
+    in_source = set(re.findall(r"^#?@MODULE_[A-Z0-9_]+_TRUE@([A-Za-z0-9_]+)", text, re.M))
     builtin, excluded = module_table(minor)
     table = set(builtin) | set(excluded)
     unknown, gone = sorted(in_source - table), sorted(table - in_source)
@@ -105,7 +108,7 @@ def patch(b: Build, python_for_regen: str) -> None:
     zip's directory through zipimport, +11 ms (1.24x a stock build).
     """
     (b.srcdir / "Programs" / "python.c").write_bytes(launcher_source())
-    freeze = b.srcdir / "Tools" / "build" / "freeze_modules.py"
+    freeze = b.srcdir / "Tools" / ("scripts" if b.minor == "3.11" else "build") / "freeze_modules.py"
     text = freeze.read_text()
     if "#'<encodings.*>'," not in text:
         raise BuildError(f"{freeze} changed: cannot enable freezing of the encodings package",
@@ -114,7 +117,89 @@ def patch(b: Build, python_for_regen: str) -> None:
     patch_ensurepip(b.srcdir)
     patch_venv_scripts(b.srcdir)
     patch_zipimport(b.srcdir)
+    if b.minor == "3.11":
+        patch_getpath_311(b.srcdir)
+        patch_configure_311(b.srcdir)
+        write_setup_local_311(b)
     b.reporter.run([python_for_regen, str(freeze)], cwd=b.srcdir, what="regenerating the frozen-module list")
+
+
+def _replace_once(path: Path, text: str, old: str, new: str, fix: str) -> str:
+    if text.count(old) != 1:
+        raise BuildError(f"{path} changed: cannot apply exxo's patch ({old.strip()!r} not found once)",
+                         hint=f"update exxo.runtime.cpython.{fix} for this CPython version")
+    return text.replace(old, new)
+
+
+def patch_getpath_311(srcdir: Path) -> None:
+    """3.11's getpath ignores PyConfig.stdlib_dir, which the launcher sets to `<exe>/lib/python3.11` (the zip
+    inside the executable): backport 3.12's rule (an explicitly set stdlib_dir is kept and goes on sys.path),
+    so the interpreter finds its stdlib wherever the file is copied."""
+    path = srcdir / "Modules" / "getpath.py"
+    text = path.read_text()
+    edits = [
+        ("stdlib_dir = None\nplatstdlib_dir = None\n",
+         "stdlib_dir = config.get('stdlib_dir')  # exxo: backport of 3.12\n"
+         "stdlib_dir_was_set_in_config = bool(stdlib_dir)\nplatstdlib_dir = None\n"),
+        ("        # Always use the build prefix for stdlib\n        if build_stdlib_prefix:\n"
+         "            stdlib_dir = joinpath(build_stdlib_prefix, 'Lib')\n        else:\n"
+         "            stdlib_dir = joinpath(build_prefix, 'Lib')\n",
+         "        if not stdlib_dir_was_set_in_config:\n            if build_stdlib_prefix:\n"
+         "                stdlib_dir = joinpath(build_stdlib_prefix, 'Lib')\n            else:\n"
+         "                stdlib_dir = joinpath(build_prefix, 'Lib')\n"),
+        ("        # Reset the standard library directory if it was already set\n        stdlib_dir = None\n",
+         "        if not stdlib_dir_was_set_in_config:\n            stdlib_dir = None\n"),
+        ("                prefix = library_dir\n                stdlib_dir = joinpath(prefix, STDLIB_SUBDIR)\n",
+         "                prefix = library_dir\n                if not stdlib_dir_was_set_in_config:\n"
+         "                    stdlib_dir = joinpath(prefix, STDLIB_SUBDIR)\n"),
+        ("        if prefix:\n            stdlib_dir = joinpath(prefix, STDLIB_SUBDIR)\n",
+         "        if prefix and not stdlib_dir_was_set_in_config:\n"
+         "            stdlib_dir = joinpath(prefix, STDLIB_SUBDIR)\n"),
+    ]
+    for old, new in edits:
+        text = _replace_once(path, text, old, new, "patch_getpath_311")
+    path.write_text(text)
+
+
+def patch_configure_311(srcdir: Path) -> None:
+    """3.11's configure uses Modules/Setup.stdlib (the configured module list) only for WebAssembly; on Linux
+    setup.py builds every stdlib module as a shared library. Use it everywhere, as 3.12 does, so that
+    MODULE_BUILDTYPE=static links them into the executable."""
+    path = srcdir / "configure"
+    text = _replace_once(path, path.read_text(), "  *) :\n    MODULES_SETUP_STDLIB=\n ;;\n",
+                         "  *) :\n    MODULES_SETUP_STDLIB=Modules/Setup.stdlib\n ;;\n", "patch_configure_311")
+    path.write_text(text)
+
+
+def write_setup_local_311(b: Build) -> None:
+    """3.11 builds _ctypes, _curses, _curses_panel and readline with setup.py, as shared libraries: list them
+    in Modules/Setup.local so makesetup links them into the executable like every other module, with the
+    flags setup.py would have found (our static libffi, ncursesw and libedit); _dbm is disabled (see
+    modules.toml). setup.py skips modules that a Setup file names."""
+    e = b.env
+    ffi_defines = "-DHAVE_FFI_PREP_CIF_VAR=1 -DHAVE_FFI_PREP_CLOSURE_LOC=1 -DHAVE_FFI_CLOSURE_ALLOC=1"
+    ctypes_src = " ".join(f"_ctypes/{n}.c" for n in ("_ctypes", "callbacks", "callproc", "stgdict", "cfield"))
+    # makesetup copies any line with a `=` as a make variable, so flags with values go in variables.
+    lines = [
+        "# Written by exxo (exxo.runtime.cpython.write_setup_local_311): built in, not by setup.py.",
+        f"EXXO_CTYPES_CFLAGS={ffi_defines} {e['LIBFFI_CFLAGS']}",
+        f"EXXO_CTYPES_LIBS={e['LIBFFI_LIBS']} -ldl",
+        # GNU readline's marker for its modern typedefs (rl_compdisp_func_t...), which libedit has too: without
+        # it 3.11's readline.c uses the old `VFunction`, gone from libedit (3.13 tests the typedef instead).
+        f"EXXO_READLINE_CFLAGS=-D_RL_FUNCTION_TYPEDEF {e['LIBEDIT_CFLAGS']}",
+        f"EXXO_READLINE_LIBS={e['LIBEDIT_LIBS']}",
+        f"EXXO_CURSES_CFLAGS=-DHAVE_NCURSESW=1 {e['CURSES_CFLAGS']}",
+        f"EXXO_CURSES_LIBS={e['CURSES_LIBS']}",
+        f"EXXO_PANEL_LIBS={e['PANEL_LIBS']} {e['CURSES_LIBS']}",
+        "*static*",
+        f"_ctypes {ctypes_src} $(EXXO_CTYPES_CFLAGS) $(EXXO_CTYPES_LIBS)",
+        "readline readline.c $(EXXO_READLINE_CFLAGS) $(EXXO_READLINE_LIBS)",
+        "_curses _cursesmodule.c $(EXXO_CURSES_CFLAGS) $(EXXO_CURSES_LIBS)",
+        "_curses_panel _curses_panel.c $(EXXO_CURSES_CFLAGS) $(EXXO_PANEL_LIBS)",
+        "*disabled*",
+        "_dbm",
+    ]
+    (b.srcdir / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n")
 
 
 def patch_ensurepip(srcdir: Path) -> None:
@@ -202,7 +287,32 @@ def configure(b: Build) -> None:
     ]
     if b.minor in ("3.11", "3.12", "3.13", "3.14"):
         args.append("--without-system-libmpdec")
+    if b.minor == "3.11":
+        # 3.11's configure reads no LIBEDIT_*/CURSES_* variables: its readline (HAVE_RL_*) and curses
+        # (HAVE_CURSES_*) probes use plain CPPFLAGS/LDFLAGS. The modules themselves come from Setup.local.
+        cflags = f"{b.env['LIBEDIT_CFLAGS']} {b.env['CURSES_CFLAGS']}".split()
+        ldirs = [w for w in f"{b.env['LIBEDIT_LIBS']} {b.env['CURSES_LIBS']}".split() if w.startswith("-L")]
+        env["CPPFLAGS"] = " ".join(dict.fromkeys(cflags))
+        env["LDFLAGS"] = " ".join(dict.fromkeys(ldirs))
+        env["py_cv_module__crypt"] = env["py_cv_module_nis"] = "n/a"  # excluded (modules.toml says why)
+        # Example modules that --disable-test-modules leaves on in 3.11 (3.12+ turns them off).
+        env["py_cv_module_xxlimited"] = env["py_cv_module_xxlimited_35"] = "n/a"
     b.reporter.run(args, cwd=b.srcdir, env=env, what="configure")
+    if b.minor == "3.14":
+        drop_clang_ceval_flag(b.srcdir)
+
+
+def drop_clang_ceval_flag(srcdir: Path) -> None:
+    """3.14's configure asks a test program whether the compiler is clang 22 (gh-148284) and then adds the
+    clang-only `-finline-max-stacksize=512` to ceval.c's flags. Its test programs are compiled and linked in
+    one step, which the gcc-cc wrapper hands to zig's clang, while ceval.c itself is compiled by gcc, which
+    rejects the flag: take it out (the clang workaround does not concern gcc)."""
+    for path in (srcdir / "Makefile.pre", srcdir / "Makefile"):  # Makefile is regenerated from Makefile.pre
+        lines = path.read_text().split("\n")
+        for i, line in enumerate(lines):
+            if line.startswith("CFLAGS_CEVAL="):
+                lines[i] = line.replace("-finline-max-stacksize=512", "").rstrip()
+        path.write_text("\n".join(lines))
 
 
 def compile_(b: Build) -> None:
@@ -299,6 +409,7 @@ def python_for_regen() -> str:
 
     return os.environ.get("EXXO_PYTHON_FOR_REGEN", sys.executable)
 
+
 ZIPIMPORT_INDEX = """
 def _read_directory(archive):
     # exxo: the runtime's stdlib zip carries zipimport's directory for it, marshalled at build time
@@ -353,3 +464,4 @@ def patch_zipimport(srcdir: Path) -> None:
         raise BuildError(f"{path} changed: cannot add exxo's stdlib index to zipimport",
                          hint="update exxo.runtime.cpython.patch_zipimport for this CPython version")
     path.write_text(text.replace(anchor, ZIPIMPORT_INDEX, 1))
+
