@@ -7,13 +7,16 @@ VPY := $(VENV)/bin/python
 EXXO := $(VENV)/bin/exxo
 STAMP := $(VENV)/.installed
 PYVER ?= 3.13
+# The other supported versions: `make test` fetches their sources; tests/integration/test_versions.py builds
+# their runtimes (cached like the default one) the first time it runs.
+OTHER_PYVERS ?= 3.11 3.14
 JOBS ?= $(shell nproc)
 PYTEST_ARGS ?=
 
 APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
 	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl
 
-.PHONY: prereqs sources dev runtime demo test lint unit bench compat portability dist clean
+.PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat portability dist clean
 
 prereqs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -33,6 +36,9 @@ dev: prereqs $(STAMP)
 sources: dev
 	bash tools/fetch-sources.sh $(PYVER)
 
+test-sources: sources
+	for v in $(OTHER_PYVERS); do bash tools/fetch-sources.sh $$v || exit 1; done
+
 runtime: sources
 	$(EXXO) bootstrap -p $(PYVER) --jobs $(JOBS)
 
@@ -43,7 +49,7 @@ lint: dev
 unit: dev
 	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-test: runtime lint
+test: runtime test-sources lint
 	EXXO_UPX=$$(bash tools/build-upx.sh) $(VPY) -m pytest -q -ra tests $(PYTEST_ARGS)
 
 demo: runtime
