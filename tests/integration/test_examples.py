@@ -62,8 +62,12 @@ def test_flask_gevent_gunicorn(runtime: object, tmp_path: Path) -> None:
         assert '<strong id="ip">127.0.0.1</strong>' in page
         assert re.search(r"stylesheet: \d+ bytes, read with open\(\)", page)
         assert "#ip" in css
-        workers = children_of(proc.pid)  # `env` execs the binary: proc.pid is gunicorn's master
-        assert len(workers) >= 3, workers  # pre-forked gevent workers
+        # `env` execs the binary: proc.pid is gunicorn's master. The first worker can answer before the
+        # master has forked the others: wait for all three pre-forked gevent workers.
+        deadline = time.monotonic() + 30
+        while len(workers := children_of(proc.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) >= 3, workers
     finally:
         proc.terminate()  # SIGTERM
         code = proc.wait(timeout=60)
