@@ -60,7 +60,10 @@ def test_name_does_not_matter_and_symlink(venv: Path, tmp_path: Path) -> None:
 
 def test_ctrl_c_exits_130(venv: Path, tmp_path: Path) -> None:
     binary = build(venv, fixture("cli-pure", tmp_path))
-    proc = subprocess.Popen([str(binary), "sleep"], stdout=subprocess.PIPE, text=True)
+    # As from a terminal: SIGINT at its default (a test run started in the background inherits it ignored,
+    # and CPython, like any program, then keeps ignoring it).
+    proc = subprocess.Popen([str(binary), "sleep"], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == f"argv ['{binary}', 'sleep']"
     lines = [proc.stdout.readline().strip() for _ in range(4)]  # executable, isolated, encoding, sleeping
