@@ -104,6 +104,10 @@ def main() -> int:
         notes = ["Ratios are medians of interleaved runs; reference = the same CPython release built by",
                  "`./configure && make` with the machine's gcc (benchmarks/reference.py). Start-up rows time the",
                  "whole process; micro rows time the benchmark loop inside the process (what pyperformance does)."]
+        built = json.loads((runtime.dir / "runtime.json").read_text()).get("build_seconds")
+        if built:  # recorded by `exxo bootstrap` (runtimes built before it was recorded have none)
+            notes.append(f"Bootstrap of this runtime: {built['total']} s wall time with -j{built['jobs']}, of which "
+                         f"third-party libraries {built['libraries']} s (about 0 when they came from the cache).")
         sections.append(Section("Runtime: start-up and micro timings (exxo runtime vs a gcc build)", notes,
                                 ("benchmark", "interpreter", "median", "ratio to reference"), rows))
     if "apps" in parts:
