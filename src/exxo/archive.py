@@ -409,7 +409,15 @@ def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
                 info.external_attr = 0o100644 << 16
                 zf.writestr(info, stdlib[name], compresslevel=6)
         zf.comment = marker(b"R", (0, 0), (0, 0))
-    out.write_bytes(elf + buf.getvalue())
+    # The zipimport index the runtime's own stdlib zip carries (make_stdlib_zip.add_index), so this runtime's
+    # venvs import the stdlib as fast as a bootstrapped one.
+    from exxo.runtime.make_stdlib_zip import add_index
+
+    with tempfile.TemporaryDirectory() as tmp:
+        zip_path = Path(tmp) / "stdlib.zip"
+        zip_path.write_bytes(buf.getvalue())
+        add_index(str(zip_path))  # type: ignore[no-untyped-call]  # (make_stdlib_zip is stdlib-only, untyped)
+        out.write_bytes(elf + zip_path.read_bytes())
     out.chmod(0o755)
 
 
