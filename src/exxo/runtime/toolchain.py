@@ -84,23 +84,23 @@ def _zig_cache(zig: Path | None = None) -> str:
     return os.path.join(base, "exxo", "zig", hashlib.sha256(os.fsencode(zig.resolve())).hexdigest()[:12])
 
 
-def _gcc_include() -> str:
-    """gcc's own headers (stddef.h, stdarg.h, intrinsics): with -nostdinc they must be named."""
+def _gcc_print(flag: str, why: str) -> str:
+    """What `gcc -print-...` says (a path of gcc's installation); a BuildError naming the package if no gcc."""
     try:
-        out = subprocess.run(["gcc", "-print-file-name=include"], capture_output=True, text=True, check=True)
+        out = subprocess.run(["gcc", flag], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise BuildError("gcc is needed to compile the runtime",
-                         hint="install it with:\n  apt-get install build-essential") from exc
+        raise BuildError(why, hint="install it with:\n  apt-get install build-essential") from exc
     return out.stdout.strip()
 
 
+def _gcc_include() -> str:
+    """gcc's own headers (stddef.h, stdarg.h, intrinsics): with -nostdinc they must be named."""
+    return _gcc_print("-print-file-name=include", "gcc is needed to compile the runtime")
+
+
 def _libgcc() -> Path:
-    try:
-        out = subprocess.run(["gcc", "-print-libgcc-file-name"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise BuildError("gcc's libgcc.a is needed to link the runtime (zig's compiler_rt shadows libm)",
-                         hint="install it with:\n  apt-get install build-essential") from exc
-    path = Path(out.stdout.strip())
+    path = Path(_gcc_print("-print-libgcc-file-name",
+                           "gcc's libgcc.a is needed to link the runtime (zig's compiler_rt shadows libm)"))
     if not path.is_file():
         raise BuildError(f"libgcc.a not found ({path})", hint="install it with:\n  apt-get install build-essential")
     return path
