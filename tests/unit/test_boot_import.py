@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exxo.archive import Member
-from tests.boot_harness import Builder, builder, members_from_dir, pip_target
+from tests.boot_harness import Builder, members_from_dir, pip_target
 
 PROBE = r'''
 import importlib, importlib.metadata as md, importlib.resources as res, inspect, json, os, pkgutil, sys
@@ -102,11 +102,6 @@ MEMBERS = [
     Member("probe-1.0.dist-info/top_level.txt", b"probe\n"),
     Member("probe-1.0.dist-info/RECORD", b"probe/__init__.py,,\nprobe/data/a.txt,,\nprobe-1.0.dist-info/RECORD,,\n"),
 ]
-
-
-@pytest.fixture(scope="module")
-def b() -> Builder:
-    return builder()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from exxo.archive import Member, read_info
-from tests.boot_harness import Builder, builder, members_from_dir, pip_target
+from tests.boot_harness import Builder, members_from_dir, pip_target
 
 WHEELS = ["numpy", "lxml", "pillow", "psycopg2-binary", "cryptography", "pydantic", "orjson", "markupsafe", "gevent"]
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -135,11 +135,6 @@ def main():
         print("ok", name, origin, flush=True)
     return 0
 '''
-
-
-@pytest.fixture(scope="module")
-def b() -> Builder:
-    return builder()
 
 
 @pytest.fixture(scope="module")

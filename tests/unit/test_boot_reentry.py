@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exxo.archive import Member
-from tests.boot_harness import Builder, builder
+from tests.boot_harness import Builder
 
 APP = r'''
 import json, math, os, subprocess, sys
@@ -82,11 +82,6 @@ MEMBERS = [
     Member("app/__init__.py", APP.encode()),
     Member("app/child.py", b"import sys\nprint('child-module', sys.argv[1:], __name__)\n"),
 ]
-
-
-@pytest.fixture(scope="module")
-def b() -> Builder:
-    return builder()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from exxo.archive import Member
-from tests.boot_harness import Builder, builder
+from tests.boot_harness import Builder
 
 APP = r'''
 import errno, glob, io, json, os, pathlib, stat, subprocess, sys
@@ -122,11 +122,6 @@ def main():
         os.execv(os.path.join(HERE, "bin", "echo"), ["echo", "replaced", "by", "execv"])
     return 0
 '''
-
-
-@pytest.fixture(scope="module")
-def b() -> Builder:
-    return builder()
 
 
 @pytest.fixture(scope="module")
