@@ -28,27 +28,20 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from exxo import __version__
+from exxo import format as fmt
 from exxo.errors import InputError
 
-FORMAT = 1
-COMMENT_SIZE = 74
-EOCD_SIZE = 22
-MANIFEST = "__exxo__/manifest.json"
-BOOT = "__exxo__/boot.pyc"
-BOOT_MODULES = "__exxo__/boot/"
-MAIN = "__main__.py"
-MAIN_SOURCE = (
-    b"try:\n"
-    b"    import _exxo_boot\n"
-    b"except ImportError:\n"
-    b"    raise SystemExit('this is an exxo binary: run it directly, not with another Python') from None\n"
-    b"_exxo_boot.main_from_zip()\n"
-)
-RESERVED = ("__exxo__/", MAIN)
+# The format's names, from the one module that defines them (docs/design.md).
+COMMENT_SIZE = fmt.COMMENT_SIZE
+EOCD_SIZE = fmt.EOCD_SIZE
+MANIFEST = fmt.MANIFEST_NAME
+BOOT = fmt.BOOT_NAME
+BOOT_MODULES = fmt.BOOT_MODULES
+MAIN = fmt.MAIN_NAME
+RESERVED = (fmt.RESERVED_PREFIX, fmt.MAIN_NAME)
 # Never copied from the runtime's stdlib into an app: pip's wheel belongs to `exxo venv`.
 STDLIB_EXCLUDE = ("ensurepip/_bundled/",)
 DEFLATE_LEVEL = 6
-ZIP_LIMIT = 0xFFFFFFFF  # no zip64: sizes, offsets and the member count must fit the classic fields
 
 
 @dataclass(frozen=True)
@@ -75,20 +68,7 @@ def fixed_date() -> tuple[int, int, int, int, int, int]:
 
 
 def marker(kind: bytes, boot: tuple[int, int], manifest: tuple[int, int]) -> bytes:
-    text = b"EXXO1" + kind + b"".join(b" %016x" % v for v in (*boot, *manifest))
-    assert len(text) == COMMENT_SIZE
-    return text
-
-
-def parse_marker(comment: bytes) -> tuple[bytes, list[int]] | None:
-    """(kind, [boot_offset, boot_size, manifest_offset, manifest_size]) of an exxo EOCD comment, else None."""
-    if len(comment) != COMMENT_SIZE or not comment.startswith(b"EXXO1"):
-        return None
-    try:
-        nums = [int(comment[7 + 17 * i:23 + 17 * i], 16) for i in range(4)]
-    except ValueError:
-        return None
-    return comment[5:6], nums
+    return fmt.Marker(kind, *boot, *manifest).encode()
 
 
 def split_runtime(runtime_exe: Path) -> tuple[bytes, zipfile.ZipFile | None]:
@@ -101,15 +81,11 @@ def split_runtime(runtime_exe: Path) -> tuple[bytes, zipfile.ZipFile | None]:
 
 
 def zip_start(data: bytes) -> int | None:
-    """Offset where an appended zip begins (its EOCD carries exxo's fixed-size comment), or None."""
-    if len(data) < EOCD_SIZE + COMMENT_SIZE:
+    """Offset where an appended zip begins (its EOCD carries exxo's marker), or None."""
+    if len(data) < fmt.TAIL_SIZE:
         return None
-    eocd = len(data) - EOCD_SIZE - COMMENT_SIZE
-    if data[eocd:eocd + 4] != b"PK\x05\x06" or not data[eocd + EOCD_SIZE:].startswith(b"EXXO1"):
-        return None
-    cd_size, cd_offset = struct.unpack("<II", data[eocd + 12:eocd + 20])
-    start = int(eocd - cd_size - cd_offset)
-    return start if start >= 0 else None
+    parsed = fmt.parse_tail(data[-fmt.TAIL_SIZE:], len(data))
+    return None if parsed is None else parsed[1]
 
 
 # ---- ELF facts (build time, so the binary never parses ELF at start) -------------------------------------
@@ -243,7 +219,7 @@ class _ZipWriter:
         version = 20 if e.method == 8 or is_dir else 10
         fields = struct.pack("<HHHHHIII", version, flags, e.method, self.time, self.date, e.crc, len(e.raw), e.size)
         header = b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name
-        if self.pos + len(header) + len(e.raw) > ZIP_LIMIT or len(self.central) >= 0xFFFF:
+        if self.pos + len(header) + len(e.raw) > fmt.ZIP_LIMIT or len(self.central) >= fmt.MEMBER_LIMIT:
             raise InputError("the app is too large for one exxo binary (more than 4 GiB or 65,535 files)")
         external = (e.mode << 16) | (0x10 if is_dir else 0)
         self.central.append(
@@ -275,6 +251,8 @@ def compile_boot(python: Path) -> tuple[bytes, dict[str, bytes]]:
 
     boot = resources.files("exxo") / "_boot"
     sources = {e.name[:-3]: e.read_text() for e in boot.iterdir() if e.name.endswith(".py")}
+    # The format module is shared by this writer and the boot's readers: the boot ships the same source.
+    sources["format"] = (resources.files("exxo") / "format.py").read_text()
     script = (
         "import json, marshal, sys\n"
         "src = json.loads(sys.stdin.buffer.read())\n"
@@ -319,12 +297,12 @@ def write_binary(
         _check_name(m.name)
         if m.name in own:
             raise InputError(f"{m.name} is given twice to the binary writer")
-        if m.name.startswith(RESERVED[0]) and not m.name.startswith("__exxo__/runtime/") or m.name == MAIN:
+        if m.name.startswith(fmt.RESERVED_PREFIX) and not m.name.startswith(fmt.RUNTIME_EMBED) or m.name == MAIN:
             raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
         # Bytecode stored: it is read at every import, and inflating it costs start-up time (see
         # make_stdlib_zip.py for the measurement); sources, data and metadata are deflated.
         own[m.name] = (m.data, m.name.endswith(".pyc"))
-    own[MAIN] = (MAIN_SOURCE, False)
+    own[MAIN] = (fmt.MAIN_SOURCE, False)
     own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
     for name, code in boot_modules.items():
         own[name] = (code, True)
@@ -349,10 +327,14 @@ def write_binary(
             files: dict[str, list[int]] = {}  # zip-relative offsets: the zip can move (upx) without rewriting
             for name in sorted(entries):
                 e = entries[name]
-                files[name] = [zw.add(e), len(e.raw), e.size, e.method, int(name.endswith("/"))]
+                files[name] = [zw.add(e), len(e.raw), e.size, e.method, int(name.endswith("/")), e.crc]
+            # The launcher's file-system view reads this index (every member written so far).
+            index = fmt.encode_index(files, executable=facts)
+            index_entry = _Entry(fmt.INDEX_NAME, index, 0, zlib.crc32(index), len(index), 0o100644)
+            files[fmt.INDEX_NAME] = [zw.add(index_entry), len(index), len(index), 0, 0, index_entry.crc]
             zw.hash.update(json.dumps([entry, native_mode, python_info], sort_keys=True).encode())
             manifest: dict[str, Any] = {
-                "format": FORMAT,
+                "format": fmt.FORMAT_VERSION,
                 "exxo_version": __version__,
                 "python": python_info,
                 "entry": entry,
@@ -366,6 +348,8 @@ def write_binary(
             data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
             at = zw.add(_Entry(MANIFEST, data, 0, zlib.crc32(data), len(data), 0o100644))
             assert at == manifest["manifest_at"]
+            # The launcher finds the index from the marker alone: it ends where the manifest's header begins.
+            assert fmt.index_end(at) == files[fmt.INDEX_NAME][fmt.F_OFFSET] + len(index)
             boot = files[BOOT]
             zw.finish(marker(b"A", (len(elf) + boot[0], boot[2]), (len(elf) + at, len(data))))
             f.flush()
@@ -377,7 +361,7 @@ def write_binary(
             os.unlink(tmp)
         raise
     _fsync_dir(out.parent)
-    return BinaryInfo(out, manifest["build_id"], len(elf), zw.pos, len(entries) + 1)
+    return BinaryInfo(out, manifest["build_id"], len(elf), zw.pos, len(entries) + 2)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -393,43 +377,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
-    """A bare runtime executable (kind R): `elf` + a zip of the stdlib members (for a self-hosted exxo)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name in sorted(set(stdlib) | _dirs(stdlib)):
-            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-            if name.endswith("/"):
-                info.external_attr = (0o40755 << 16) | 0x10
-                zf.writestr(info, b"")
-            else:
-                # As the runtime's own stdlib zip (make_stdlib_zip.py): bytecode stored, the rest deflated.
-                stored = name.endswith(".pyc") and "pydoc_data/" not in name and "_pydecimal" not in name
-                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                info.external_attr = 0o100644 << 16
-                zf.writestr(info, stdlib[name], compresslevel=6)
-        zf.comment = marker(b"R", (0, 0), (0, 0))
-    # The zipimport index the runtime's own stdlib zip carries (make_stdlib_zip.add_index), so this runtime's
-    # venvs import the stdlib as fast as a bootstrapped one.
-    from exxo.runtime.make_stdlib_zip import add_index
-
-    with tempfile.TemporaryDirectory() as tmp:
-        zip_path = Path(tmp) / "stdlib.zip"
-        zip_path.write_bytes(buf.getvalue())
-        add_index(str(zip_path))  # type: ignore[no-untyped-call]  # (make_stdlib_zip is stdlib-only, untyped)
-        out.write_bytes(elf + zip_path.read_bytes())
-    out.chmod(0o755)
-
-
 def relocate(zip_bytes: bytes, elf: bytes) -> bytes:
-    """`elf` + the same zip: member offsets are relative to the zip, only the comment's two change."""
-    parsed = parse_marker(zip_bytes[-COMMENT_SIZE:])
+    """`elf` + the same zip: member offsets are relative to the zip, only the marker's two offsets change."""
+    parsed = fmt.parse_marker(zip_bytes[-COMMENT_SIZE:])
     if parsed is None:
         raise InputError("cannot relocate: the zip has no exxo marker")
-    nums = parsed[1]
-    zip_at = _zip_base(zip_bytes, nums[2], nums[3])
+    zip_at = _zip_base(zip_bytes, parsed.manifest_offset, parsed.manifest_size)
     delta = len(elf) - zip_at
-    new = marker(b"A", (nums[0] + delta, nums[1]), (nums[2] + delta, nums[3]))
+    new = fmt.Marker(fmt.KIND_APP, parsed.boot_offset + delta, parsed.boot_size, parsed.manifest_offset + delta,
+                     parsed.manifest_size).encode()
     return elf + zip_bytes[:-COMMENT_SIZE] + new
 
 
@@ -455,39 +411,34 @@ def read_info(path: Path) -> dict[str, Any]:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
-            if size < EOCD_SIZE + COMMENT_SIZE:
+            if size < fmt.TAIL_SIZE:
                 raise InputError(f"{path}: not an exxo binary (too small: {size} bytes)")
-            f.seek(size - EOCD_SIZE - COMMENT_SIZE)
+            f.seek(size - fmt.TAIL_SIZE)
             tail = f.read()
-            parsed = parse_marker(tail[EOCD_SIZE:])
-            if tail[:4] != b"PK\x05\x06" or parsed is None:
+            comment = fmt.parse_marker(tail[EOCD_SIZE:])
+            if tail[:4] != b"PK\x05\x06" or comment is None:
                 raise InputError(f"{path}: not an exxo binary (no exxo marker at its end; truncated?)")
-            kind, (_boff, _bsize, moff, msize) = parsed
-            if kind == b"R":
+            if comment.kind == fmt.KIND_RUNTIME:
                 raise InputError(f"{path}: this is an exxo runtime without an app, not an app binary")
-            if kind != b"A":
-                raise InputError(f"{path}: not an exxo binary (unknown kind {kind!r})")
-            cd_size, cd_offset = struct.unpack("<II", tail[12:20])
-            zip_at = size - EOCD_SIZE - COMMENT_SIZE - cd_size - cd_offset
-            if zip_at < 0 or msize == 0 or moff + msize > size:
-                raise InputError(f"{path}: damaged exxo binary (its manifest lies outside the file; truncated?)")
-            f.seek(moff)
-            raw = f.read(msize)
+            parsed = fmt.parse_tail(tail, size)
+            if parsed is None:
+                raise InputError(f"{path}: damaged exxo binary (its marker points outside the file; truncated?)")
+            marker, zip_at = parsed
+            f.seek(marker.manifest_offset)
+            raw = f.read(marker.manifest_size)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
-        manifest = json.loads(raw)
-        if not isinstance(manifest, dict):
-            raise ValueError("not an object")
-        files = manifest["files"]
-        entries = [(name, int(e[0]), int(e[1])) for name, e in files.items()]
+        loaded = json.loads(raw)
+        if isinstance(loaded, dict) and loaded.get("format") not in (None, fmt.FORMAT_VERSION):
+            raise InputError(f"{path}: exxo binary format {loaded.get('format')!r} is not supported by exxo "
+                             f"{__version__} (expects {fmt.FORMAT_VERSION}); rebuild it with this exxo")
+        manifest = fmt.check_manifest(loaded)
+        entries = [(name, int(e[fmt.F_OFFSET]), int(e[fmt.F_CSIZE])) for name, e in manifest["files"].items()]
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise InputError(f"{path}: damaged exxo binary (its manifest is not valid: {exc})") from exc
-    if manifest.get("format") != FORMAT:
-        raise InputError(f"{path}: exxo binary format {manifest.get('format')!r} is not supported by exxo "
-                         f"{__version__} (expects {FORMAT})")
     manifest["_sizes"] = {"file": size, "runtime": zip_at, "zip": size - zip_at}
     for name, off, csize in entries:  # the zip must be whole: every member's data inside the file
-        if zip_at + off + csize > size:
+        if off < 0 or csize < 0 or zip_at + off + csize > size:
             raise InputError(f"{path}: damaged exxo binary ({name} extends past its end; truncated?)")
     return manifest

@@ -205,7 +205,8 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
         raise InputError(f"{root} needs distributions that are not installed in the venv: {', '.join(missing)}",
                          hint=hint)
     patterns = ALWAYS_EXCLUDED + tuple(exclude or ())
-    files: dict[str, Path] = {}  # member name -> file on disk
+    files: dict[str, Path] = {}  # site-packages-relative name -> file on disk
+    data_files: dict[str, Path] = {}  # prefix-relative name (share/..., etc/...) -> file on disk
     for name in names:
         dist = inv.dists[name]
         if _is_editable(dist):
@@ -213,8 +214,13 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
                              "of a dependency", hint=f"reinstall it normally: pip install {dist['name']}")
         base = Path(dist["base"])
         for rel in dist_files(inv, dist):
-            if rel.startswith("../") or rel.startswith("/") or _excluded(rel, patterns):
-                continue  # scripts and data outside site-packages; caches
+            if rel.startswith("/") or _excluded(rel, patterns):
+                continue
+            if rel.startswith("../"):  # installed outside site-packages: data under the prefix, scripts
+                outside = prefix_relative(base, rel, inv.version)
+                if outside is not None and (base / rel).is_file():
+                    data_files.setdefault(outside, base / rel)
+                continue
             if (base / rel).is_file():
                 files.setdefault(rel, base / rel)
     for pattern in include or ():
@@ -228,7 +234,31 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
                       else files[rel].read_bytes()) for rel in sorted(files)]
     sources = {rel: path for rel, path in files.items() if rel.endswith(".py")}
     members += compile_sources(python, sources, inv.tag, pyc_cache())
-    return members, inv
+    # The binary is the prefix: site-packages at its place in it, data files at theirs (docs/design.md).
+    site = site_packages_prefix(inv.version)
+    return [Member(site + m.name, m.data) for m in members] + [
+        Member(rel, data_files[rel].read_bytes()) for rel in sorted(data_files)], inv
+
+
+def site_packages_prefix(version: str) -> str:
+    """Where site-packages members go in the binary: `lib/python3.X/site-packages/`, as in a venv."""
+    return "lib/python{}/site-packages/".format(".".join(version.split(".")[:2]))
+
+
+# Prefix directories whose files an installed app never reads: console scripts (the binary is the entry
+# point; their shebangs name the build machine's venv) and C headers.
+_PREFIX_SKIPPED = ("bin/", "include/", "lib/")
+
+
+def prefix_relative(base: Path, rel: str, version: str) -> str | None:
+    """A RECORD path outside site-packages (`../../../share/jupyter/...`) as a path relative to the
+    installation prefix (`share/jupyter/...`), or None when it is not data under the prefix."""
+    site = site_packages_prefix(version).rstrip("/")
+    if base.as_posix().rstrip("/").endswith("/" + site):  # a venv's (or an installation's) site-packages
+        inside = os.path.normpath(site + "/" + rel).replace(os.sep, "/")
+        if not inside.startswith(("../", "/")) and inside != ".." and not inside.startswith(_PREFIX_SKIPPED):
+            return inside
+    return None
 
 
 def _filtered_record(data: bytes, shipped: dict[str, Path]) -> bytes:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from exxo import format as fmt
 from exxo.archive import read_info
 
 
@@ -23,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
-    files = {k: v for k, v in manifest["files"].items() if not v[4]}
+    files = {k: v for k, v in manifest["files"].items() if not v[fmt.F_IS_DIR]}
     entry = manifest["entry"]
     return {
         "path": str(path),
@@ -33,7 +34,7 @@ def summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "entry_name": entry.get("name"),
         "build_id": manifest["build_id"],
         "native_mode": manifest["native"],
-        "sizes": manifest["_sizes"] | {"files_uncompressed": sum(v[2] for v in files.values())},
+        "sizes": manifest["_sizes"] | {"files_uncompressed": sum(v[fmt.F_SIZE] for v in files.values())},
         "file_count": len(files),
         "native_libraries": {k: {"soname": v.get("soname"), "needed": v.get("needed", [])}
                              for k, v in sorted(manifest.get("elf", {}).items())},
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_info(args.binary)
     info = summary(manifest, args.binary)
     if args.list:
-        info["files"] = sorted(k for k, v in manifest["files"].items() if not v[4])
+        info["files"] = sorted(k for k, v in manifest["files"].items() if not v[fmt.F_IS_DIR])
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -10,6 +10,7 @@ import pytest
 
 from exxo import archive
 from exxo.runtime.bootstrap import Runtime
+from exxo.runtime.selfhost import write_runtime
 from exxo.venv import create, read_cfg
 from tests.integration.helpers import exxo, fixture
 
@@ -93,7 +94,7 @@ def test_pip_from_pypi_when_the_runtime_has_no_ensurepip_wheel(runtime: Runtime,
     assert stdlib_zip is not None
     stdlib = {n: stdlib_zip.read(n) for n in stdlib_zip.namelist()
               if not n.endswith("/") and "ensurepip/_bundled/" not in n}
-    archive.write_runtime(trimmed / "bin" / runtime.python.name, elf, stdlib)
+    write_runtime(trimmed / "bin" / runtime.python.name, elf, stdlib)
     env = create(tmp_path / "env", Runtime(trimmed, runtime.version))
     pip = subprocess.run([str(env / "bin" / "pip"), "--version"], capture_output=True, text=True)
     assert pip.returncode == 0 and str(env) in pip.stdout, pip.stderr

@@ -16,11 +16,10 @@ _json = __import__("_json")
 _io = __import__("_io")
 
 EXE = ""
-INDEX = {}  # member name -> [data_offset (zip-relative), compressed_size, size, method, is_dir]
+INDEX = {}  # member name -> the manifest's files entry (exxo.format.FILE_FIELDS)
 BASE = 0  # absolute file offset of the zip's start
-ELF = {}  # member name -> {"soname", "needed", "sha256", "dynstr"}
+ELF = {}  # member name -> the manifest's elf entry (exxo.format.ELF_FIELDS)
 MANIFEST = {}
-APP_MODE = False
 _fd = None  # one read-only fd on the binary, kept open (reads use os.pread: no seek races between threads)
 
 
@@ -41,19 +40,28 @@ def _parse_json(text):
 
 
 def read_member(name):
-    """The bytes of a member (decompressed)."""
-    offset, csize, size, method, is_dir = INDEX[name]
+    """The bytes of a member (decompressed), checked against the CRC-32 the index records."""
+    import zlib
+
+    offset, csize, size, method, is_dir, crc = INDEX[name]
     if is_dir:
         raise IsADirectoryError(21, "Is a directory", EXE + "/" + name)
     data = _pread(csize, BASE + offset)
     if method == 8:
-        import zlib
-
         try:
             data = zlib.decompress(data, -15, size)
         except zlib.error as exc:
-            raise OSError(5, "exxo: damaged binary: %s cannot be inflated (%s)" % (name, exc), EXE) from None
+            raise DamagedBinary("%s cannot be inflated (%s)" % (name, exc)) from None
+    if len(data) != size or zlib.crc32(data) != crc:
+        raise DamagedBinary("%s does not match its checksum" % name)
     return data
+
+
+class DamagedBinary(OSError):
+    """A member's bytes are not what the index says: the file was damaged or cut after it was built."""
+
+    def __init__(self, what):
+        super().__init__(5, "exxo: %s is damaged: %s; rebuild or re-copy it" % (EXE, what))
 
 
 def _pread(size, offset):
@@ -83,27 +91,34 @@ def _load_boot_module(name):
     return module
 
 
+def _damaged(exe, why):
+    """Every damaged-binary path ends here: one line, exit 126 (docs/reference.md)."""
+    sys.stderr.write("exxo: %s: damaged binary (%s); rebuild it with `exxo build` or copy it again\n" % (exe, why))
+    sys.stderr.flush()
+    raise SystemExit(126)
+
+
 def _start(exe, manifest_offset, manifest_size, app_mode):
-    global EXE, INDEX, ELF, MANIFEST, APP_MODE, BASE, _fd
+    global EXE, INDEX, ELF, MANIFEST, BASE, _fd
     import os
 
     EXE = exe
-    APP_MODE = bool(app_mode)
     this = sys.modules["_exxo_boot"]
     this.__path__ = []  # a package, so `from _exxo_boot import x` finds the boot modules
     _fd = os.open(exe, os.O_RDONLY | os.O_CLOEXEC)
     try:
         raw = _pread(manifest_size, manifest_offset)
         MANIFEST = _parse_json(raw.decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SystemExit("exxo: %s: damaged binary (cannot read its manifest: %s); rebuild it with `exxo build`"
-                         % (exe, exc)) from None
-    INDEX = MANIFEST["files"]
-    BASE = manifest_offset - MANIFEST["manifest_at"]
+        INDEX = MANIFEST["files"]
+        BASE = manifest_offset - MANIFEST["manifest_at"]
+        # (The launcher mounted the file-system view from the binary index before Python started: open/stat/
+        # opendir of <exe>/... already work for every caller, C code included.)
+        _load_boot_module("format").check_manifest(MANIFEST)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        _damaged(exe, "cannot read its manifest: %s" % (exc,))
     ELF = MANIFEST.get("elf", {})
     sys._exxo_runtime = MANIFEST["python"].get("version")
-    if exe not in sys.path:  # interpreter mode: the launcher left sys.path to CPython's own calculation
-        sys.path.append(exe)
+    site_packages = _as_prefix(exe)
 
     # The importer first: nothing may be looked up in the zip before its hook is in place.
     importer = _load_boot_module("importer")
@@ -115,6 +130,39 @@ def _start(exe, manifest_offset, manifest_size, app_mode):
     reentry = _load_boot_module("reentry")
     reentry.install()
     zipio.after_import("pkgutil", importer._patch_pkgutil)
+    _add_site_packages(site_packages, app_mode)
+
+
+def _as_prefix(exe):
+    """The binary is the installation prefix, as a venv's directory is: sys.prefix and friends (so sysconfig's
+    paths) point into it, and the compile-time prefix (/opt/exxo/..., which exists nowhere) leaves sys.path.
+    Returns the site-packages directory (the zip's root for binaries built before the prefix layout)."""
+    compiled = sys.prefix
+    sys.prefix = sys.exec_prefix = sys.base_prefix = sys.base_exec_prefix = exe
+    if compiled != exe:
+        sys.path[:] = [p for p in sys.path if not (p == compiled or p.startswith(compiled + "/"))]
+    site_packages = exe + "/" + MANIFEST["stdlib_prefix"] + "/site-packages"
+    if MANIFEST["stdlib_prefix"] + "/site-packages/" not in INDEX:
+        return exe
+    while exe in sys.path:  # the launcher's app-mode path names the binary itself
+        sys.path.remove(exe)
+    return site_packages
+
+
+def _add_site_packages(site_packages, app_mode):
+    """site-packages as `site` adds it in a venv: on sys.path, its .pth files processed; in app mode (no `site`
+    at start-up) also the builtins site adds (exit, quit, help, copyright, credits, license)."""
+    if site_packages == EXE:
+        if EXE not in sys.path:
+            sys.path.append(EXE)
+        return
+    import site
+
+    site.addsitedir(site_packages)
+    if app_mode:
+        site.setquit()
+        site.setcopyright()
+        site.sethelper()
 
 
 def _entry_callable():

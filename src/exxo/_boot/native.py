@@ -136,7 +136,7 @@ def _fill(fd, member, paths):
     start-up), then only the changed .dynstr bytes are written."""
     import _exxo_boot
 
-    offset, csize, size, method, is_dir = INDEX[member]
+    offset, csize, size, method = INDEX[member][:4]
     dynstr = ELF.get(member, {}).get("dynstr")
     if method == 0 and _exxo_boot._fd is not None and (dynstr or not _dependencies(member)):
         try:

@@ -27,8 +27,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXXO_EOCD_SIZE 22
-#define EXXO_COMMENT_SIZE 74
+#include "exxo_format.h" /* generated from exxo/format.py: the marker's and the index's layout */
+
 #define EXXO_EXIT_DAMAGED 126
 
 #ifndef SYS_memfd_create
@@ -41,9 +41,12 @@
 typedef struct {
     char kind; /* 0: no marker, 'R': runtime, 'A': app */
     unsigned long long boot_offset, boot_size, manifest_offset, manifest_size;
+    unsigned long long zip_offset; /* absolute offset of the zip's first byte */
 } exxo_marker;
 
 static char exe_path[PATH_MAX];
+
+#include "exxo_fsview.c" /* the file-system view of the binary's members (open, stat, opendir...) */
 
 /* ---- the _exxo built-in module ------------------------------------------------------------------ */
 
@@ -78,15 +81,7 @@ static struct PyModuleDef exxo_module = {
 static PyObject *
 PyInit__exxo(void)
 {
-    PyObject *m = PyModule_Create(&exxo_module);
-    if (m == NULL) {
-        return NULL;
-    }
-    if (PyModule_AddStringConstant(m, "executable", exe_path) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return PyModule_Create(&exxo_module);
 }
 
 /* ---- reading the executable --------------------------------------------------------------------- */
@@ -129,18 +124,31 @@ read_marker(const char *path, exxo_marker *m)
     }
     const char *c = (const char *)buf + EXXO_EOCD_SIZE;
     if (memcmp(buf, "PK\005\006", 4) != 0 || buf[20] != EXXO_COMMENT_SIZE || buf[21] != 0 ||
-        memcmp(c, "EXXO1", 5) != 0) {
+        memcmp(c, EXXO_MAGIC, 5) != 0) {
         return 0;
     }
-    if ((c[5] != 'R' && c[5] != 'A') || parse_hex16(c + 7, &m->boot_offset) ||
-        parse_hex16(c + 24, &m->boot_size) || parse_hex16(c + 41, &m->manifest_offset) ||
-        parse_hex16(c + 58, &m->manifest_size)) {
+    if ((c[5] != 'R' && c[5] != 'A') || parse_hex16(c + EXXO_FIELD_AT_0, &m->boot_offset) ||
+        parse_hex16(c + EXXO_FIELD_AT_1, &m->boot_size) || parse_hex16(c + EXXO_FIELD_AT_2, &m->manifest_offset) ||
+        parse_hex16(c + EXXO_FIELD_AT_3, &m->manifest_size)) {
         return -1;
     }
     m->kind = c[5];
+    /* Both parts lie inside the zip's members, before the central directory: compared by subtraction, so
+     * huge values cannot wrap around. */
+    unsigned long long cd_size = (unsigned long long)buf[12] | (unsigned long long)buf[13] << 8 |
+                                 (unsigned long long)buf[14] << 16 | (unsigned long long)buf[15] << 24;
+    unsigned long long cd_offset = (unsigned long long)buf[16] | (unsigned long long)buf[17] << 8 |
+                                   (unsigned long long)buf[18] << 16 | (unsigned long long)buf[19] << 24;
+    unsigned long long file_size = (unsigned long long)st.st_size, tail = sizeof(buf);
+    if (cd_size + cd_offset > file_size - tail) {
+        return -1;
+    }
+    unsigned long long zip_at = file_size - tail - cd_size - cd_offset, members_end = file_size - tail - cd_size;
+    m->zip_offset = zip_at;
     if (m->kind == 'A' &&
-        (m->boot_size == 0 || m->boot_offset + m->boot_size > (unsigned long long)st.st_size ||
-         m->manifest_size == 0 || m->manifest_offset + m->manifest_size > (unsigned long long)st.st_size)) {
+        (m->boot_size == 0 || m->boot_offset < zip_at || m->boot_offset > members_end ||
+         m->boot_size > members_end - m->boot_offset || m->manifest_size == 0 || m->manifest_offset < zip_at ||
+         m->manifest_offset > members_end || m->manifest_size > members_end - m->manifest_offset)) {
         return -1;
     }
     return 0;
@@ -349,6 +357,9 @@ main(int argc, char **argv)
     }
 
     int app = marker.kind == 'A';
+    if (app && fs_mount(exe_path, marker.manifest_offset, marker.zip_offset) != 0) {
+        damaged("its member index is unreadable");
+    }
     const char *reenter = getenv("EXXO_PYTHON");
     int interpreter = !app || (reenter != NULL && strcmp(reenter, "1") == 0);
     if (reenter != NULL) {

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from exxo import format as fmt
 from exxo.progress import Reporter
 from exxo.runtime import cpython, sources, validate
 
 # What decides the runtime's bytes (the orchestration in this file does not).
-RECIPE_FILES = ["launcher/main.c", "runtime/cpython.py", "runtime/make_stdlib_zip.py", "runtime/modules.toml",
+RECIPE_FILES = ["launcher/main.c", "launcher/fsview.c", "format.py", "runtime/cpython.py",
+                "runtime/make_stdlib_zip.py", "runtime/modules.toml",
                 "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
 GLIBC_CAP = os.environ.get("EXXO_GLIBC_CAP", "2.17")
 
@@ -86,22 +88,22 @@ def self_hosted_runtime(version: str) -> Runtime | None:
     final = cache_root() / "runtimes" / f"cpython-{full}-selfhosted-{boot.MANIFEST['build_id'][:16]}"
     if (final / "runtime.json").is_file():
         return Runtime(final, full)
-    from exxo import archive
+    from exxo.runtime.selfhost import write_runtime
 
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".new-selfhosted-", dir=final.parent))
     try:
-        prefix, embed = "lib/python" + ".".join(full.split(".")[:2]) + "/", "__exxo__/runtime/"
+        prefix, embed = "lib/python" + ".".join(full.split(".")[:2]) + "/", fmt.RUNTIME_EMBED
         for name, entry in index.items():
-            if name.startswith(embed) and not entry[4]:
+            if name.startswith(embed) and not entry[fmt.F_IS_DIR]:
                 dest = staging / name[len(embed):]
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(boot.read_member(name))
         elf = Path(sys.executable).read_bytes()[: boot.BASE]
-        stdlib = {n: boot.read_member(n) for n, e in index.items() if n.startswith(prefix) and not e[4]}
+        stdlib = {n: boot.read_member(n) for n, e in index.items() if n.startswith(prefix) and not e[fmt.F_IS_DIR]}
         minor = ".".join(full.split(".")[:2])
         (staging / "bin").mkdir(exist_ok=True)
-        archive.write_runtime(staging / "bin" / f"python{minor}", elf, stdlib)
+        write_runtime(staging / "bin" / f"python{minor}", elf, stdlib)
         for alias in ("python3", "python"):
             (staging / "bin" / alias).symlink_to(f"python{minor}")
         staging.rename(final)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from exxo import __version__
+from exxo import format as fmt
 from exxo.errors import BuildError
 from exxo.progress import Reporter
 from exxo.runtime import sources
@@ -34,6 +35,13 @@ PACKAGE = resources.files("exxo")
 
 def launcher_source() -> bytes:
     return (PACKAGE / "launcher" / "main.c").read_bytes()
+
+
+def write_launcher(programs: Path) -> None:
+    """The launcher as CPython's Programs/python.c, with the file it includes and the format's constants."""
+    (programs / "python.c").write_bytes(launcher_source())
+    (programs / "exxo_fsview.c").write_bytes((PACKAGE / "launcher" / "fsview.c").read_bytes())
+    (programs / "exxo_format.h").write_text(fmt.c_header())
 
 
 def stdlib_script() -> Path:
@@ -107,7 +115,7 @@ def patch(b: Build, python_for_regen: str) -> None:
     `linecache` (3.13 registers `-c` code with it at start). Measured: without them `-I -S -c pass` reads the
     zip's directory through zipimport, +11 ms (1.24x a stock build).
     """
-    (b.srcdir / "Programs" / "python.c").write_bytes(launcher_source())
+    write_launcher(b.srcdir / "Programs")
     freeze = b.srcdir / "Tools" / ("scripts" if b.minor == "3.11" else "build") / "freeze_modules.py"
     text = freeze.read_text()
     if "#'<encodings.*>'," not in text:
@@ -273,6 +281,8 @@ def configure(b: Build) -> None:
         "py_cv_module__gdbm": "n/a",
         "py_cv_module__dbm": "n/a",
         "LIBS": " ".join(b.link_libs),
+        # The launcher's file-system view inflates members with the zlib linked in (not in sysconfig's CFLAGS).
+        "CFLAGS_NODIST": f"{b.env.get('CFLAGS_NODIST', '')} {b.env['ZLIB_CFLAGS']}".strip(),
         "SOURCE_DATE_EPOCH": str(b.source_date_epoch),
     }
     args = [
@@ -433,7 +443,7 @@ def _exxo_read_index(archive):
             tail = fp.read(96)  # EOCD (22 bytes) + the 74-byte marker comment
             if tail[:4] != b'PK\\x05\\x06' or tail[22:28] != b'EXXO1R':
                 return None
-            offset, size = int(tail[63:79], 16), int(tail[80:96], 16)
+            offset, size = int(tail[@OFF@], 16), int(tail[@SIZE@], 16)
             if not size:
                 return None
             start = end - 96 - _unpack_uint32(tail[12:16]) - _unpack_uint32(tail[16:20])
@@ -463,5 +473,10 @@ def patch_zipimport(srcdir: Path) -> None:
     if text.count(anchor) != 1:
         raise BuildError(f"{path} changed: cannot add exxo's stdlib index to zipimport",
                          hint="update exxo.runtime.cpython.patch_zipimport for this CPython version")
-    path.write_text(text.replace(anchor, ZIPIMPORT_INDEX, 1))
+    # The marker's manifest fields, located by exxo.format (the R marker's stdlib-index offset and size).
+    at = [fmt.EOCD_SIZE + f for f in fmt.FIELD_AT[2:]]
+    code = (ZIPIMPORT_INDEX.replace("@OFF@", f"{at[0]}:{at[0] + 16}").replace("@SIZE@", f"{at[1]}:{at[1] + 16}")
+            .replace("end < 96", f"end < {fmt.TAIL_SIZE}").replace("end - 96", f"end - {fmt.TAIL_SIZE}")
+            .replace("read(96)", f"read({fmt.TAIL_SIZE})"))
+    path.write_text(text.replace(anchor, code, 1))
 

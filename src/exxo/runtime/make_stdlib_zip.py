@@ -28,7 +28,25 @@ def compress_type(arcname):
     if arcname.endswith(".pyc") and not any(part in arcname for part in DEFLATED_PYC):
         return zipfile.ZIP_STORED
     return zipfile.ZIP_DEFLATED
-MARKER = b"EXXO1R" + b"".join(b" " + b"0" * 16 for _ in range(4))
+
+
+def _format():
+    """exxo.format, which defines the marker; loaded by path when the freshly built interpreter runs this
+    file as a script (exxo is not importable there)."""
+    try:
+        from exxo import format as fmt
+    except ImportError:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "format.py")
+        spec = importlib.util.spec_from_file_location("exxo_format", path)
+        fmt = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fmt)
+    return fmt
+
+
+FMT = _format()
+MARKER = FMT.Marker(FMT.KIND_RUNTIME, 0, 0, 0, 0).encode()
 
 
 def members(libdir):
@@ -88,7 +106,7 @@ def main(libdir, sysconfigdata, out):
     print("%d members" % len(entries))
 
 
-INDEX_NAME = "__exxo__/stdlib-index"
+INDEX_NAME = FMT.STDLIB_INDEX_NAME
 
 
 def add_index(path):
@@ -99,6 +117,8 @@ def add_index(path):
     import zipimport
 
     files = zipimport._read_directory(path)  # CPython's own parser: the zip has no index yet
+    if INDEX_NAME in files:
+        raise ValueError("%s already has %s: a zip holds each name once" % (path, INDEX_NAME))
     entries = sorted((name, None if t is None else t[1:]) for name, t in files.items())
     with zipfile.ZipFile(path, "a") as zf:
         info = zipfile.ZipInfo(INDEX_NAME, FIXED_DATE)
@@ -112,7 +132,7 @@ def add_index(path):
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     offset = info.header_offset + 30 + name_len + extra_len  # zip-relative: the file is the zip alone here
     with zipfile.ZipFile(path, "a") as zf:
-        zf.comment = MARKER[:40] + (" %016x %016x" % (offset, info.file_size)).encode()
+        zf.comment = FMT.Marker(FMT.KIND_RUNTIME, 0, 0, offset, info.file_size).encode()
 
 
 if __name__ == "__main__":

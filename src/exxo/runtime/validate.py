@@ -32,6 +32,21 @@ ALLOWED_NEEDED = {
 # Symbols every executable may export besides the C API (linker-made markers).
 _LINKER_SYMBOLS = {"_init", "_fini", "_start", "__bss_start", "_end", "_edata", "__data_start", "data_start",
                    "_IO_stdin_used", "__dso_handle", "__libc_csu_init", "__libc_csu_fini", "main"}
+# The launcher's file-system view (launcher/fsview.c) defines these libc entry points so that paths inside the
+# binary work for every caller; they must be exported (that is how wheels' code reaches them) and nothing
+# else of libc may be. tests/unit/test_fsview_symbols.py checks this list against fsview.c.
+FSVIEW_EXPORTS = frozenset({
+    "open", "open64", "openat", "openat64", "__open_2", "__open64_2", "__openat_2", "__openat64_2",
+    "creat", "creat64", "fopen", "fopen64",
+    "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64", "fstat", "fstat64", "statx",
+    "__xstat", "__xstat64", "__lxstat", "__lxstat64", "__fxstat", "__fxstat64", "__fxstatat", "__fxstatat64",
+    "access", "faccessat", "euidaccess", "eaccess", "readlink", "readlinkat",
+    "realpath", "__realpath_chk", "canonicalize_file_name",
+    "opendir", "readdir", "readdir64", "readdir_r", "readdir64_r", "closedir", "dirfd", "rewinddir",
+    "telldir", "seekdir", "listxattr", "llistxattr", "getxattr", "lgetxattr",
+    "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "chmod", "fchmodat", "utimensat",
+    "truncate", "truncate64",
+})
 R_X86_64_COPY = 5
 _CAPI = re.compile(r"^_?(Py|PY)")
 # A sample of the C API that real wheels import; all must be exported.
@@ -82,8 +97,8 @@ def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
                             if s.name and s["st_shndx"] != "SHN_UNDEF"
                             and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")]
                 report.exported = len(exported)
-                foreign = sorted(n for n in exported
-                                 if not _CAPI.match(n) and n not in _LINKER_SYMBOLS and n not in copied)
+                foreign = sorted(n for n in exported if not _CAPI.match(n) and n not in _LINKER_SYMBOLS
+                                 and n not in copied and n not in FSVIEW_EXPORTS)
                 if copied:
                     report.problems.append(
                         f"copy relocations of glibc data ({', '.join(sorted(copied))}): the executable's copy of "
@@ -93,7 +108,7 @@ def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
                     report.problems.append(
                         f"{len(foreign)} non-Python symbols are exported ({', '.join(families[:12])}); "
                         f"e.g. {', '.join(foreign[:5])}")
-                missing = sorted(set(REQUIRED_EXPORTS) - set(exported))
+                missing = sorted((set(REQUIRED_EXPORTS) | FSVIEW_EXPORTS) - set(exported))
                 if missing:
                     report.problems.append(f"C-API symbols not exported: {', '.join(missing)}")
             elif isinstance(section, SymbolTableSection) and section.name == ".symtab":

@@ -1,0 +1,1343 @@
+/* exxo's file-system view: paths under "<binary>/" are the members of the binary's appended zip, for every
+ * caller in the process -- CPython's own C code, the stdlib's C modules (sqlite3, ssl...), and the C
+ * extensions and libraries that wheels bring.
+ *
+ * Why at the libc level: the runtime is the main executable, so a function it defines comes first in the
+ * symbol lookup of every library loaded later (the way LD_PRELOAD interposes), and CPython's own objects,
+ * linked statically into it, bind to these definitions at link time. So `open`, `stat`, `opendir`... of a
+ * path inside the binary work from Python and from native code alike, with one prefix compare as the cost
+ * for every other path. (Calls that libc makes internally, raw syscalls and other executables do not come
+ * here: docs/how-it-works.md lists what is covered.)
+ *
+ * A member opened for reading is a memfd holding its bytes (inflated and CRC-checked once per process,
+ * sealed), reopened through /proc/self/fd for each open() so every open has its own offset. Writes get
+ * EROFS. Directories come from the index: opendir/readdir list them, stat says S_IFDIR.
+ *
+ * The view is inactive (every call goes straight to glibc) until the boot code calls _exxo.mount() with
+ * the binary index (its layout: exxo/_boot/format.py, the EXXO_INDEX_* constants below are generated
+ * from it into exxo_format.h).
+ *
+ * This file is #included by main.c (the launcher), compiled as Programs/python.c.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <zlib.h>
+
+#include "exxo_format.h"
+
+#ifndef O_PATH
+#define O_PATH 010000000
+#endif
+#ifndef __O_TMPFILE
+#define __O_TMPFILE 020000000
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+#ifndef MFD_ALLOW_SEALING
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+#ifndef SYS_statx
+#define SYS_statx 332 /* x86_64 */
+#endif
+
+/* CPython compiles its core with -fvisibility=hidden: these must be exported, or wheels would not reach them. */
+#define EXXO_EXPORT __attribute__((visibility("default")))
+
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat and stat64 differ on this target");
+_Static_assert(sizeof(struct dirent) == sizeof(struct dirent64), "dirent and dirent64 differ on this target");
+
+typedef struct {
+    const char *name; /* into fs.names; not NUL-terminated */
+    uint32_t name_len;
+    uint32_t flags;   /* EXXO_INDEX_DIR | EXXO_INDEX_EXEC */
+    uint64_t offset;  /* zip-relative offset of the member's data */
+    uint32_t csize, size, crc;
+    uint16_t method;
+} fs_entry;
+
+static struct {
+    volatile int mounted;
+    char exe[PATH_MAX];
+    char prefix[PATH_MAX + 2]; /* "<exe>/" */
+    size_t prefix_len;
+    int fd;          /* the binary, read-only */
+    uint64_t base;   /* absolute offset of the zip */
+    fs_entry *entries;
+    uint32_t count;
+    char *names;
+    struct stat st;  /* the binary's own stat: dev, owner, times of every member */
+    int *memfds;     /* per entry: -1 until first opened */
+    uint64_t *memfd_inos; /* per entry: the memfd's inode (fstat of an fd maps back to its member) */
+    dev_t memfd_dev;
+} fs = {.fd = -1};
+
+/* ---- glibc's own functions, for every path that is not ours ----------------------------------------- */
+
+static void *
+fs_real(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+#define REAL(type, name)                                                    \
+    static type real_##name;                                                \
+    if (real_##name == NULL) {                                              \
+        real_##name = (type)fs_real(#name);                                 \
+    }
+
+/* ---- the index ------------------------------------------------------------------------------------ */
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+rd64(const unsigned char *p)
+{
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static int
+name_cmp(const fs_entry *e, const char *s, size_t len)
+{
+    size_t m = e->name_len < len ? e->name_len : len;
+    int c = memcmp(e->name, s, m);
+    if (c != 0) {
+        return c;
+    }
+    return (e->name_len > len) - (e->name_len < len);
+}
+
+/* The first entry whose name is >= s (bytewise, as the writer sorted them). */
+static uint32_t
+lower_bound(const char *s, size_t len)
+{
+    uint32_t lo = 0, hi = fs.count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (name_cmp(&fs.entries[mid], s, len) < 0) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+#define FS_ROOT (-2L)
+#define FS_MISSING (-1L)
+
+static long
+find_name(const char *s, size_t len)
+{
+    if (len == 0) {
+        return FS_ROOT;
+    }
+    uint32_t i = lower_bound(s, len);
+    return i < fs.count && name_cmp(&fs.entries[i], s, len) == 0 ? (long)i : FS_MISSING;
+}
+
+/* Parses the index (layout in exxo/format.py): `buf` holds exactly its bytes, footer last. 0, or -1 with
+ * errno = EINVAL (damaged). */
+static int
+parse_index(const unsigned char *buf, size_t size)
+{
+    if (size < EXXO_INDEX_FOOTER || memcmp(buf + size - EXXO_INDEX_FOOTER, EXXO_INDEX_MAGIC, 8) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint32_t count = rd32(buf + size - 8), names_size = rd32(buf + size - 4);
+    if ((uint64_t)count * EXXO_INDEX_RECORD + names_size + EXXO_INDEX_FOOTER != size) {
+        errno = EINVAL;
+        return -1;
+    }
+    fs_entry *entries = calloc(count ? count : 1, sizeof(fs_entry));
+    int *memfds = malloc((count ? count : 1) * sizeof(int));
+    uint64_t *inos = calloc(count ? count : 1, sizeof(uint64_t));
+    if (entries == NULL || memfds == NULL || inos == NULL) {
+        free(entries);
+        free(memfds);
+        free(inos);
+        errno = ENOMEM;
+        return -1;
+    }
+    const char *names = (const char *)buf + (size_t)count * EXXO_INDEX_RECORD;
+    for (uint32_t i = 0; i < count; i++) {
+        const unsigned char *r = buf + (size_t)i * EXXO_INDEX_RECORD;
+        fs_entry *e = &entries[i];
+        uint32_t name_off = rd32(r), name_len = rd32(r + 4);
+        if ((uint64_t)name_off + name_len > names_size || name_len == 0) {
+            goto damaged;
+        }
+        e->name = names + name_off;
+        e->name_len = name_len;
+        e->offset = rd64(r + 8);
+        e->csize = rd32(r + 16);
+        e->size = rd32(r + 20);
+        e->crc = rd32(r + 24);
+        e->method = (uint16_t)(r[28] | r[29] << 8);
+        e->flags = (uint32_t)(r[30] | r[31] << 8);
+        if ((e->method != 0 && e->method != 8) || (e->method == 0 && e->csize != e->size) ||
+            (i > 0 && name_cmp(&entries[i - 1], e->name, e->name_len) >= 0)) {
+            goto damaged;
+        }
+        memfds[i] = -1;
+    }
+    fs.entries = entries;
+    fs.memfds = memfds;
+    fs.memfd_inos = inos;
+    fs.count = count;
+    fs.names = (char *)names;
+    return 0;
+damaged:
+    free(entries);
+    free(memfds);
+    free(inos);
+    errno = EINVAL;
+    return -1;
+}
+
+/* ---- paths ---------------------------------------------------------------------------------------- */
+
+static inline int
+fs_ours(const char *path)
+{
+    return fs.mounted && path != NULL && path[0] == '/' && strncmp(path, fs.prefix, fs.prefix_len) == 0;
+}
+
+/* The member name of an absolute path under the prefix: "." and "//" dropped, ".." applied (never above the
+ * binary's root). Returns 0, or -1 when the path leaves the binary (then it is not ours) or is too long. */
+static int
+normalize(const char *path, char *out, size_t cap, size_t *out_len, int *trailing_slash)
+{
+    const char *p = path + fs.prefix_len;
+    size_t n = 0;
+    *trailing_slash = 0;
+    while (*p) {
+        while (*p == '/') {
+            p++;
+        }
+        if (!*p) {
+            *trailing_slash = 1;
+            break;
+        }
+        const char *s = p;
+        while (*p && *p != '/') {
+            p++;
+        }
+        size_t len = (size_t)(p - s);
+        if (len == 1 && s[0] == '.') {
+            continue;
+        }
+        if (len == 2 && s[0] == '.' && s[1] == '.') {
+            if (n == 0) {
+                return -1;
+            }
+            while (n > 0 && out[n - 1] != '/') {
+                n--;
+            }
+            if (n > 0) {
+                n--;
+            }
+            continue;
+        }
+        if (n + 1 + len + 1 > cap) {
+            return -1;
+        }
+        if (n) {
+            out[n++] = '/';
+        }
+        memcpy(out + n, s, len);
+        n += len;
+    }
+    out[n] = 0;
+    *out_len = n;
+    return 0;
+}
+
+typedef struct {
+    long idx;          /* entry, FS_ROOT or FS_MISSING */
+    int trailing_slash;
+    char name[PATH_MAX];
+    size_t len;
+} fs_ref;
+
+/* 1 when `path` names something inside the binary (ref filled), 0 when glibc should handle it. */
+static int
+fs_resolve(const char *path, fs_ref *ref)
+{
+    if (!fs_ours(path) || normalize(path, ref->name, sizeof(ref->name), &ref->len, &ref->trailing_slash) != 0) {
+        return 0;
+    }
+    ref->idx = find_name(ref->name, ref->len);
+    return 1;
+}
+
+static int
+is_dir(long idx)
+{
+    return idx == FS_ROOT || (idx >= 0 && (fs.entries[idx].flags & EXXO_INDEX_DIR));
+}
+
+/* Errors for a lookup that must find something: ENOENT, or ENOTDIR for "file/" and "file/x". */
+static int
+missing_errno(const fs_ref *ref)
+{
+    if (ref->idx >= 0 || ref->idx == FS_ROOT) {
+        return ENOTDIR; /* found, but a file named with a trailing slash */
+    }
+    /* "pkg/data.txt/x": a prefix of the name is a file */
+    for (size_t i = ref->len; i > 0; i--) {
+        if (ref->name[i - 1] == '/') {
+            long parent = find_name(ref->name, i - 1);
+            if (parent >= 0) {
+                return is_dir(parent) ? ENOENT : ENOTDIR;
+            }
+        }
+    }
+    return ENOENT;
+}
+
+/* 0 when ref names an existing member (a directory if a trailing slash was given), else -1 with errno. */
+static int
+fs_exists(const fs_ref *ref)
+{
+    if (ref->idx == FS_MISSING || (ref->trailing_slash && !is_dir(ref->idx))) {
+        errno = missing_errno(ref);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- stat ----------------------------------------------------------------------------------------- */
+
+static uint64_t
+fs_ino(long idx)
+{
+    /* FNV-1a of the name: stable across runs and processes, distinct per member. */
+    uint64_t h = 1469598103934665603ULL;
+    if (idx >= 0) {
+        const fs_entry *e = &fs.entries[idx];
+        for (uint32_t i = 0; i < e->name_len; i++) {
+            h = (h ^ (unsigned char)e->name[i]) * 1099511628211ULL;
+        }
+    }
+    return (h & 0x7fffffffffffULL) | 0x800000000000ULL;
+}
+
+static void
+fill_stat(long idx, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_dev = fs.st.st_dev;
+    st->st_ino = (ino_t)fs_ino(idx);
+    st->st_uid = fs.st.st_uid;
+    st->st_gid = fs.st.st_gid;
+    st->st_atim = fs.st.st_atim;
+    st->st_mtim = fs.st.st_mtim;
+    st->st_ctim = fs.st.st_ctim;
+    st->st_blksize = 4096;
+    if (is_dir(idx)) {
+        st->st_mode = S_IFDIR | 0555;
+        st->st_nlink = 2;
+        st->st_size = 4096;
+    }
+    else {
+        const fs_entry *e = &fs.entries[idx];
+        st->st_mode = S_IFREG | ((e->flags & EXXO_INDEX_EXEC) ? 0555 : 0444);
+        st->st_nlink = 1;
+        st->st_size = e->size;
+        st->st_blocks = ((blkcnt_t)e->size + 511) / 512;
+    }
+}
+
+/* 1 when the path is ours (result in *rc, errno set), 0 to let glibc do it. */
+static int
+fs_stat(const char *path, struct stat *st, int *rc)
+{
+    fs_ref ref;
+    if (!fs_resolve(path, &ref)) {
+        return 0;
+    }
+    if (fs_exists(&ref) != 0) {
+        *rc = -1;
+        return 1;
+    }
+    fill_stat(ref.idx, st);
+    *rc = 0;
+    return 1;
+}
+
+/* An fd this view handed out (a member's memfd, or a reopening of it): its member's stat instead of the
+ * memfd's, so fstat(fd) agrees with stat(path) (sqlite compares the two inodes, for one). */
+static void
+fix_fstat(struct stat *st)
+{
+    if (!fs.mounted || !S_ISREG(st->st_mode) || st->st_dev != fs.memfd_dev || fs.memfd_dev == 0) {
+        return;
+    }
+    for (uint32_t i = 0; i < fs.count; i++) {
+        if (fs.memfd_inos[i] == (uint64_t)st->st_ino && fs.memfd_inos[i] != 0) {
+            fill_stat((long)i, st);
+            return;
+        }
+    }
+}
+
+static int
+sys_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
+
+/* ---- member bytes --------------------------------------------------------------------------------- */
+
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A new sealed memfd with the member's bytes, checked against its CRC-32; -1 with errno (EIO: damaged). */
+static int
+fill_memfd(long idx)
+{
+    const fs_entry *e = &fs.entries[idx];
+    int m = (int)syscall(SYS_memfd_create, "exxo-member", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (m < 0) {
+        return -1;
+    }
+    enum { CHUNK = 1 << 16 };
+    unsigned char *in = malloc(CHUNK), *out = malloc(CHUNK);
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    int inflating = 0, err = EIO;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint64_t done_in = 0, done_out = 0;
+    if (in == NULL || out == NULL) {
+        err = ENOMEM;
+        goto fail;
+    }
+    if (e->method == 8) {
+        if (inflateInit2(&z, -15) != Z_OK) {
+            err = ENOMEM;
+            goto fail;
+        }
+        inflating = 1;
+    }
+    while (done_in < e->csize) {
+        size_t want = e->csize - done_in < CHUNK ? (size_t)(e->csize - done_in) : CHUNK;
+        ssize_t got = pread(fs.fd, in, want, (off_t)(fs.base + e->offset + done_in));
+        if (got <= 0) {
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            goto fail; /* EIO: the binary is shorter than its index says */
+        }
+        done_in += (uint64_t)got;
+        if (!inflating) {
+            crc = crc32(crc, in, (uInt)got);
+            done_out += (uint64_t)got;
+            if (write_all(m, in, (size_t)got) != 0) {
+                err = errno;
+                goto fail;
+            }
+            continue;
+        }
+        z.next_in = in;
+        z.avail_in = (uInt)got;
+        do {
+            z.next_out = out;
+            z.avail_out = CHUNK;
+            int r = inflate(&z, Z_NO_FLUSH);
+            if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
+                goto fail;
+            }
+            size_t produced = CHUNK - z.avail_out;
+            crc = crc32(crc, out, (uInt)produced);
+            done_out += produced;
+            if (done_out > e->size || write_all(m, out, produced) != 0) {
+                err = done_out > e->size ? EIO : errno;
+                goto fail;
+            }
+            if (r == Z_STREAM_END) {
+                break;
+            }
+        } while (z.avail_in > 0 || z.avail_out == 0);
+    }
+    if (done_out != e->size || crc != e->crc) {
+        goto fail;
+    }
+    if (inflating) {
+        inflateEnd(&z);
+    }
+    free(in);
+    free(out);
+    fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    lseek(m, 0, SEEK_SET);
+    return m;
+fail:
+    if (inflating) {
+        inflateEnd(&z);
+    }
+    free(in);
+    free(out);
+    close(m);
+    if (err == EIO) {
+        fprintf(stderr, "exxo: %s: the member %.*s is damaged (its bytes do not match the index); rebuild or "
+                "re-copy the binary\n", fs.exe, (int)e->name_len, e->name);
+    }
+    errno = err;
+    return -1;
+}
+
+/* A new read-only fd on the member, with its own file offset. */
+static int
+member_fd(long idx, int flags)
+{
+    int m = __atomic_load_n(&fs.memfds[idx], __ATOMIC_ACQUIRE);
+    if (m < 0) {
+        int fresh = fill_memfd(idx);
+        if (fresh < 0) {
+            return -1;
+        }
+        struct stat st;
+        if (syscall(SYS_fstat, fresh, &st) == 0) {
+            fs.memfd_dev = st.st_dev;
+            __atomic_store_n(&fs.memfd_inos[idx], (uint64_t)st.st_ino, __ATOMIC_RELEASE);
+        }
+        int expected = -1;
+        if (__atomic_compare_exchange_n(&fs.memfds[idx], &expected, fresh, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            m = fresh;
+        }
+        else {
+            close(fresh); /* another thread made it first */
+            m = expected;
+        }
+    }
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m);
+    int fd = (int)syscall(SYS_open, proc, O_RDONLY | (flags & O_CLOEXEC));
+    if (fd < 0 && errno == ENOENT) {
+        /* no /proc: a private copy (its own offset too) */
+        fd = fill_memfd(idx);
+        if (fd >= 0 && !(flags & O_CLOEXEC)) {
+            fcntl(fd, F_SETFD, 0);
+        }
+    }
+    return fd;
+}
+
+/* open() of a path inside the binary: an fd, or -1 with errno. */
+static int
+fs_open(const fs_ref *ref, int flags)
+{
+    if (ref->idx == FS_MISSING) {
+        errno = (flags & O_CREAT) ? EROFS : missing_errno(ref);
+        return -1;
+    }
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | __O_TMPFILE))) {
+        errno = EROFS;
+        return -1;
+    }
+    if (is_dir(ref->idx)) {
+        /* No kernel directory stands behind it: opendir() of the path works, an fd on it cannot. */
+        errno = (flags & (O_DIRECTORY | O_PATH)) ? ENOTSUP : EISDIR;
+        return -1;
+    }
+    if ((flags & O_DIRECTORY) || ref->trailing_slash) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return member_fd(ref->idx, flags);
+}
+
+/* ---- the interposed functions ---------------------------------------------------------------------- */
+
+#define OPEN_MODE(flags)                                   \
+    mode_t mode = 0;                                       \
+    if ((flags) & (O_CREAT | __O_TMPFILE)) {               \
+        va_list ap;                                        \
+        va_start(ap, flags);                               \
+        mode = (mode_t)va_arg(ap, int);                    \
+        va_end(ap);                                        \
+    }
+
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*openat_fn)(int, const char *, int, ...);
+
+#define DEFINE_OPEN(sym, cname)                                                   \
+    EXXO_EXPORT int cname(const char *path, int flags, ...) __asm__(#sym);                    \
+    int cname(const char *path, int flags, ...)                                   \
+    {                                                                             \
+        OPEN_MODE(flags);                                                         \
+        fs_ref ref;                                                               \
+        if (fs_ours(path) && fs_resolve(path, &ref)) {                            \
+            return fs_open(&ref, flags);                                          \
+        }                                                                         \
+        REAL(open_fn, sym);                                                       \
+        return real_##sym(path, flags, mode);                                     \
+    }
+
+#define DEFINE_OPENAT(sym, cname)                                                 \
+    EXXO_EXPORT int cname(int dirfd, const char *path, int flags, ...) __asm__(#sym);         \
+    int cname(int dirfd, const char *path, int flags, ...)                        \
+    {                                                                             \
+        OPEN_MODE(flags);                                                         \
+        fs_ref ref;                                                               \
+        if (fs_ours(path) && fs_resolve(path, &ref)) {                            \
+            return fs_open(&ref, flags);                                          \
+        }                                                                         \
+        REAL(openat_fn, sym);                                                     \
+        return real_##sym(dirfd, path, flags, mode);                              \
+    }
+
+DEFINE_OPEN(open, exxo_open)
+DEFINE_OPEN(open64, exxo_open64)
+DEFINE_OPENAT(openat, exxo_openat)
+DEFINE_OPENAT(openat64, exxo_openat64)
+
+/* _FORTIFY_SOURCE builds call these when the mode argument is absent. */
+#define DEFINE_OPEN_2(sym, cname, real)                                           \
+    EXXO_EXPORT int cname(const char *path, int flags) __asm__(#sym);                         \
+    int cname(const char *path, int flags) { return real(path, flags, 0); }
+#define DEFINE_OPENAT_2(sym, cname, real)                                         \
+    EXXO_EXPORT int cname(int dirfd, const char *path, int flags) __asm__(#sym);              \
+    int cname(int dirfd, const char *path, int flags) { return real(dirfd, path, flags, 0); }
+
+DEFINE_OPEN_2(__open_2, exxo_open_2, exxo_open)
+DEFINE_OPEN_2(__open64_2, exxo_open64_2, exxo_open64)
+DEFINE_OPENAT_2(__openat_2, exxo_openat_2, exxo_openat)
+DEFINE_OPENAT_2(__openat64_2, exxo_openat64_2, exxo_openat64)
+
+#define DEFINE_CREAT(sym, cname, real)                                            \
+    EXXO_EXPORT int cname(const char *path, mode_t mode) __asm__(#sym);                       \
+    int cname(const char *path, mode_t mode) { return real(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
+
+DEFINE_CREAT(creat, exxo_creat, exxo_open)
+DEFINE_CREAT(creat64, exxo_creat64, exxo_open64)
+
+typedef FILE *(*fopen_fn)(const char *, const char *);
+
+static FILE *
+fs_fopen(const fs_ref *ref, const char *mode)
+{
+    if (strpbrk(mode, "wax+") != NULL) {
+        errno = EROFS;
+        return NULL;
+    }
+    int fd = fs_open(ref, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+    if (fd < 0) {
+        return NULL;
+    }
+    FILE *f = fdopen(fd, mode);
+    if (f == NULL) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return f;
+}
+
+#define DEFINE_FOPEN(sym, cname)                                                  \
+    EXXO_EXPORT FILE *cname(const char *path, const char *mode) __asm__(#sym);                \
+    FILE *cname(const char *path, const char *mode)                               \
+    {                                                                             \
+        fs_ref ref;                                                               \
+        if (fs_ours(path) && fs_resolve(path, &ref)) {                            \
+            return fs_fopen(&ref, mode);                                          \
+        }                                                                         \
+        REAL(fopen_fn, sym);                                                      \
+        return real_##sym(path, mode);                                            \
+    }
+
+DEFINE_FOPEN(fopen, exxo_fopen)
+DEFINE_FOPEN(fopen64, exxo_fopen64)
+
+/* The stat family. Paths that are not ours go to the kernel directly (newfstatat/fstat: glibc's struct stat
+ * is the kernel's on this target), so one definition serves glibc 2.17's __xstat ABI and 2.33's stat alike. */
+#define DEFINE_STAT(sym, cname, type, nofollow)                                   \
+    EXXO_EXPORT int cname(const char *path, type *st) __asm__(#sym);                          \
+    int cname(const char *path, type *st)                                         \
+    {                                                                             \
+        int rc;                                                                   \
+        if (fs_ours(path) && fs_stat(path, (struct stat *)st, &rc)) {             \
+            return rc;                                                            \
+        }                                                                         \
+        return sys_fstatat(AT_FDCWD, path, (struct stat *)st, nofollow);          \
+    }
+#define DEFINE_XSTAT(sym, cname, type, nofollow)                                  \
+    EXXO_EXPORT int cname(int ver, const char *path, type *st) __asm__(#sym);                 \
+    int cname(int ver, const char *path, type *st)                                \
+    {                                                                             \
+        (void)ver;                                                                \
+        int rc;                                                                   \
+        if (fs_ours(path) && fs_stat(path, (struct stat *)st, &rc)) {             \
+            return rc;                                                            \
+        }                                                                         \
+        return sys_fstatat(AT_FDCWD, path, (struct stat *)st, nofollow);          \
+    }
+
+DEFINE_STAT(stat, exxo_stat, struct stat, 0)
+DEFINE_STAT(stat64, exxo_stat64, struct stat64, 0)
+DEFINE_STAT(lstat, exxo_lstat, struct stat, AT_SYMLINK_NOFOLLOW)
+DEFINE_STAT(lstat64, exxo_lstat64, struct stat64, AT_SYMLINK_NOFOLLOW)
+DEFINE_XSTAT(__xstat, exxo_xstat, struct stat, 0)
+DEFINE_XSTAT(__xstat64, exxo_xstat64, struct stat64, 0)
+DEFINE_XSTAT(__lxstat, exxo_lxstat, struct stat, AT_SYMLINK_NOFOLLOW)
+DEFINE_XSTAT(__lxstat64, exxo_lxstat64, struct stat64, AT_SYMLINK_NOFOLLOW)
+
+static int
+fs_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    int rc;
+    if (fs_ours(path) && fs_stat(path, st, &rc)) {
+        return rc;
+    }
+    rc = sys_fstatat(dirfd, path, st, flags);
+    if (rc == 0 && (flags & AT_EMPTY_PATH) && path != NULL && path[0] == 0) {
+        fix_fstat(st);
+    }
+    return rc;
+}
+
+#define DEFINE_FSTATAT(sym, cname, type)                                          \
+    EXXO_EXPORT int cname(int dirfd, const char *path, type *st, int flags) __asm__(#sym);    \
+    int cname(int dirfd, const char *path, type *st, int flags)                   \
+    {                                                                             \
+        return fs_fstatat(dirfd, path, (struct stat *)st, flags);                 \
+    }
+#define DEFINE_FXSTATAT(sym, cname, type)                                                 \
+    EXXO_EXPORT int cname(int ver, int dirfd, const char *path, type *st, int flags) __asm__(#sym);   \
+    int cname(int ver, int dirfd, const char *path, type *st, int flags)                  \
+    {                                                                                     \
+        (void)ver;                                                                        \
+        return fs_fstatat(dirfd, path, (struct stat *)st, flags);                         \
+    }
+
+DEFINE_FSTATAT(fstatat, exxo_fstatat, struct stat)
+DEFINE_FSTATAT(fstatat64, exxo_fstatat64, struct stat64)
+DEFINE_FXSTATAT(__fxstatat, exxo_fxstatat, struct stat)
+DEFINE_FXSTATAT(__fxstatat64, exxo_fxstatat64, struct stat64)
+
+static int
+fs_fstat(int fd, struct stat *st)
+{
+    int rc = (int)syscall(SYS_fstat, fd, st);
+    if (rc == 0) {
+        fix_fstat(st);
+    }
+    return rc;
+}
+
+#define DEFINE_FSTAT(sym, cname, type)                                            \
+    EXXO_EXPORT int cname(int fd, type *st) __asm__(#sym);                                    \
+    int cname(int fd, type *st) { return fs_fstat(fd, (struct stat *)st); }
+#define DEFINE_FXSTAT(sym, cname, type)                                           \
+    EXXO_EXPORT int cname(int ver, int fd, type *st) __asm__(#sym);                           \
+    int cname(int ver, int fd, type *st) { (void)ver; return fs_fstat(fd, (struct stat *)st); }
+
+DEFINE_FSTAT(fstat, exxo_fstat, struct stat)
+DEFINE_FSTAT(fstat64, exxo_fstat64, struct stat64)
+DEFINE_FXSTAT(__fxstat, exxo_fxstat, struct stat)
+DEFINE_FXSTAT(__fxstat64, exxo_fxstat64, struct stat64)
+
+/* statx (glibc 2.28+, Python 3.15's os.statx): the kernel's struct, spelled out (2.17's headers lack it). */
+struct exxo_statx_ts {
+    int64_t tv_sec;
+    uint32_t tv_nsec;
+    int32_t reserved;
+};
+struct exxo_statx {
+    uint32_t stx_mask, stx_blksize;
+    uint64_t stx_attributes;
+    uint32_t stx_nlink, stx_uid, stx_gid;
+    uint16_t stx_mode, pad1;
+    uint64_t stx_ino, stx_size, stx_blocks, stx_attributes_mask;
+    struct exxo_statx_ts stx_atime, stx_btime, stx_ctime, stx_mtime;
+    uint32_t stx_rdev_major, stx_rdev_minor, stx_dev_major, stx_dev_minor;
+    uint64_t spare[14];
+};
+
+EXXO_EXPORT int exxo_statx(int dirfd, const char *path, int flags, unsigned int mask, struct exxo_statx *sx) __asm__("statx");
+int
+exxo_statx(int dirfd, const char *path, int flags, unsigned int mask, struct exxo_statx *sx)
+{
+    struct stat st;
+    int rc;
+    if (!(fs_ours(path) && fs_stat(path, &st, &rc))) {
+        return (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    memset(sx, 0, sizeof(*sx));
+    sx->stx_mask = 0x7ff; /* STATX_BASIC_STATS */
+    sx->stx_blksize = (uint32_t)st.st_blksize;
+    sx->stx_nlink = (uint32_t)st.st_nlink;
+    sx->stx_uid = st.st_uid;
+    sx->stx_gid = st.st_gid;
+    sx->stx_mode = (uint16_t)st.st_mode;
+    sx->stx_ino = st.st_ino;
+    sx->stx_size = (uint64_t)st.st_size;
+    sx->stx_blocks = (uint64_t)st.st_blocks;
+    sx->stx_atime.tv_sec = st.st_atim.tv_sec;
+    sx->stx_atime.tv_nsec = (uint32_t)st.st_atim.tv_nsec;
+    sx->stx_ctime.tv_sec = st.st_ctim.tv_sec;
+    sx->stx_ctime.tv_nsec = (uint32_t)st.st_ctim.tv_nsec;
+    sx->stx_mtime.tv_sec = st.st_mtim.tv_sec;
+    sx->stx_mtime.tv_nsec = (uint32_t)st.st_mtim.tv_nsec;
+    sx->stx_dev_major = (uint32_t)major(st.st_dev);
+    sx->stx_dev_minor = (uint32_t)minor(st.st_dev);
+    return 0;
+}
+
+/* access(): members are readable, directories and ELF members executable, nothing writable. */
+static int
+fs_access(const char *path, int amode, int *rc)
+{
+    fs_ref ref;
+    if (!fs_resolve(path, &ref)) {
+        return 0;
+    }
+    *rc = -1;
+    if (fs_exists(&ref) != 0) {
+        return 1;
+    }
+    if (amode & W_OK) {
+        errno = EROFS;
+        return 1;
+    }
+    if ((amode & X_OK) && !is_dir(ref.idx) && !(fs.entries[ref.idx].flags & EXXO_INDEX_EXEC)) {
+        errno = EACCES;
+        return 1;
+    }
+    *rc = 0;
+    return 1;
+}
+
+typedef int (*access_fn)(const char *, int);
+typedef int (*faccessat_fn)(int, const char *, int, int);
+
+#define DEFINE_ACCESS(sym, cname)                                                 \
+    EXXO_EXPORT int cname(const char *path, int amode) __asm__(#sym);                         \
+    int cname(const char *path, int amode)                                        \
+    {                                                                             \
+        int rc;                                                                   \
+        if (fs_ours(path) && fs_access(path, amode, &rc)) {                       \
+            return rc;                                                            \
+        }                                                                         \
+        REAL(access_fn, sym);                                                     \
+        return real_##sym(path, amode);                                           \
+    }
+
+DEFINE_ACCESS(access, exxo_access)
+DEFINE_ACCESS(euidaccess, exxo_euidaccess)
+DEFINE_ACCESS(eaccess, exxo_eaccess)
+
+EXXO_EXPORT int exxo_faccessat(int dirfd, const char *path, int amode, int flags) __asm__("faccessat");
+int
+exxo_faccessat(int dirfd, const char *path, int amode, int flags)
+{
+    int rc;
+    if (fs_ours(path) && fs_access(path, amode, &rc)) {
+        return rc;
+    }
+    REAL(faccessat_fn, faccessat);
+    return real_faccessat(dirfd, path, amode, flags);
+}
+
+/* readlink(): nothing inside the binary is a symbolic link. */
+static int
+fs_readlink(const char *path, ssize_t *rc)
+{
+    fs_ref ref;
+    if (!fs_resolve(path, &ref)) {
+        return 0;
+    }
+    *rc = -1;
+    if (fs_exists(&ref) == 0) {
+        errno = EINVAL;
+    }
+    return 1;
+}
+
+typedef ssize_t (*readlink_fn)(const char *, char *, size_t);
+typedef ssize_t (*readlinkat_fn)(int, const char *, char *, size_t);
+
+EXXO_EXPORT ssize_t exxo_readlink(const char *path, char *buf, size_t size) __asm__("readlink");
+ssize_t
+exxo_readlink(const char *path, char *buf, size_t size)
+{
+    ssize_t rc;
+    if (fs_ours(path) && fs_readlink(path, &rc)) {
+        return rc;
+    }
+    REAL(readlink_fn, readlink);
+    return real_readlink(path, buf, size);
+}
+
+EXXO_EXPORT ssize_t exxo_readlinkat(int dirfd, const char *path, char *buf, size_t size) __asm__("readlinkat");
+ssize_t
+exxo_readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+    ssize_t rc;
+    if (fs_ours(path) && fs_readlink(path, &rc)) {
+        return rc;
+    }
+    REAL(readlinkat_fn, readlinkat);
+    return real_readlinkat(dirfd, path, buf, size);
+}
+
+/* realpath(): a path inside the binary is already canonical once "." and ".." are applied. */
+typedef char *(*realpath_fn)(const char *, char *);
+
+static char *
+fs_realpath(const fs_ref *ref, char *resolved)
+{
+    if (fs_exists(ref) != 0) {
+        return NULL;
+    }
+    size_t exe_len = fs.prefix_len - 1;
+    if (exe_len + 1 + ref->len + 1 > PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    char *out = resolved != NULL ? resolved : malloc(PATH_MAX);
+    if (out == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(out, fs.exe, exe_len);
+    size_t n = exe_len;
+    if (ref->len) {
+        out[n++] = '/';
+        memcpy(out + n, ref->name, ref->len);
+        n += ref->len;
+    }
+    out[n] = 0;
+    return out;
+}
+
+EXXO_EXPORT char *exxo_realpath(const char *path, char *resolved) __asm__("realpath");
+char *
+exxo_realpath(const char *path, char *resolved)
+{
+    fs_ref ref;
+    if (fs_ours(path) && fs_resolve(path, &ref)) {
+        return fs_realpath(&ref, resolved);
+    }
+    REAL(realpath_fn, realpath);
+    return real_realpath(path, resolved);
+}
+
+EXXO_EXPORT char *exxo_realpath_chk(const char *path, char *resolved, size_t len) __asm__("__realpath_chk");
+char *
+exxo_realpath_chk(const char *path, char *resolved, size_t len)
+{
+    (void)len;
+    return exxo_realpath(path, resolved);
+}
+
+EXXO_EXPORT char *exxo_canonicalize_file_name(const char *path) __asm__("canonicalize_file_name");
+char *
+exxo_canonicalize_file_name(const char *path)
+{
+    return exxo_realpath(path, NULL);
+}
+
+/* Extended attributes: a member has none (shutil.copy2/copystat ask for them). */
+typedef ssize_t (*listxattr_fn)(const char *, char *, size_t);
+typedef ssize_t (*getxattr_fn)(const char *, const char *, void *, size_t);
+
+#define DEFINE_LISTXATTR(sym, cname)                                              \
+    EXXO_EXPORT ssize_t cname(const char *path, char *list, size_t size) __asm__(#sym); \
+    ssize_t cname(const char *path, char *list, size_t size)                      \
+    {                                                                             \
+        fs_ref ref;                                                               \
+        if (fs_ours(path) && fs_resolve(path, &ref)) {                            \
+            return fs_exists(&ref) == 0 ? 0 : -1;                                 \
+        }                                                                         \
+        REAL(listxattr_fn, sym);                                                  \
+        return real_##sym(path, list, size);                                      \
+    }
+#define DEFINE_GETXATTR(sym, cname)                                                                   \
+    EXXO_EXPORT ssize_t cname(const char *path, const char *name, void *value, size_t size) __asm__(#sym); \
+    ssize_t cname(const char *path, const char *name, void *value, size_t size)                       \
+    {                                                                                                 \
+        fs_ref ref;                                                                                   \
+        if (fs_ours(path) && fs_resolve(path, &ref)) {                                                \
+            if (fs_exists(&ref) == 0) {                                                               \
+                errno = ENODATA;                                                                      \
+            }                                                                                         \
+            return -1;                                                                                \
+        }                                                                                             \
+        REAL(getxattr_fn, sym);                                                                       \
+        return real_##sym(path, name, value, size);                                                   \
+    }
+
+DEFINE_LISTXATTR(listxattr, exxo_listxattr)
+DEFINE_LISTXATTR(llistxattr, exxo_llistxattr)
+DEFINE_GETXATTR(getxattr, exxo_getxattr)
+DEFINE_GETXATTR(lgetxattr, exxo_lgetxattr)
+
+/* Changing anything inside the binary: EROFS, as on a read-only mount (not the ENOTDIR the kernel would
+ * give for a path through a regular file). The path argument is the first or, for *at, the second. */
+static int
+fs_refuse(const char *path)
+{
+    fs_ref ref;
+    if (!(fs_ours(path) && fs_resolve(path, &ref))) {
+        return 0;
+    }
+    errno = EROFS;
+    return 1;
+}
+
+#define DEFINE_REFUSED(sym, params, args, path)                                   \
+    typedef int (*sym##_fn) params;                                               \
+    EXXO_EXPORT int exxo_##sym params __asm__(#sym);                              \
+    int exxo_##sym params                                                         \
+    {                                                                             \
+        if (fs_refuse(path)) {                                                    \
+            return -1;                                                            \
+        }                                                                         \
+        REAL(sym##_fn, sym);                                                      \
+        return real_##sym args;                                                   \
+    }
+
+DEFINE_REFUSED(mkdir, (const char *p, mode_t m), (p, m), p)
+DEFINE_REFUSED(mkdirat, (int d, const char *p, mode_t m), (d, p, m), p)
+DEFINE_REFUSED(rmdir, (const char *p), (p), p)
+DEFINE_REFUSED(unlink, (const char *p), (p), p)
+DEFINE_REFUSED(unlinkat, (int d, const char *p, int f), (d, p, f), p)
+DEFINE_REFUSED(rename, (const char *a, const char *b), (a, b), fs_ours(a) ? a : b)
+DEFINE_REFUSED(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b), fs_ours(a) ? a : b)
+DEFINE_REFUSED(chmod, (const char *p, mode_t m), (p, m), p)
+DEFINE_REFUSED(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f), p)
+DEFINE_REFUSED(utimensat, (int d, const char *p, const struct timespec t[2], int f), (d, p, t, f), p)
+DEFINE_REFUSED(truncate, (const char *p, off_t n), (p, n), p)
+DEFINE_REFUSED(truncate64, (const char *p, off64_t n), (p, n), p)
+
+/* ---- directories ---------------------------------------------------------------------------------- */
+
+/* A directory stream over the index. A real glibc DIR starts with its fd (>= 0): a negative first int tells
+ * ours apart without a registry. */
+#define FS_DIR_MAGIC (-0x45584f)
+
+typedef struct {
+    int magic;
+    int dot; /* 0: "." next, 1: ".." next, 2: members */
+    uint32_t begin, pos, end;
+    size_t dlen; /* length of "dir/" (0 for the root) */
+    long idx;
+    struct dirent64 ent;
+} fs_dir;
+
+static int
+is_fs_dir(void *d)
+{
+    return d != NULL && *(int *)d == FS_DIR_MAGIC;
+}
+
+static fs_dir *
+fs_opendir(const fs_ref *ref)
+{
+    if (fs_exists(ref) != 0) {
+        return NULL;
+    }
+    if (!is_dir(ref->idx)) {
+        errno = ENOTDIR;
+        return NULL;
+    }
+    fs_dir *d = calloc(1, sizeof(fs_dir));
+    if (d == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    d->magic = FS_DIR_MAGIC;
+    d->idx = ref->idx;
+    if (ref->len == 0) {
+        d->begin = 0;
+        d->end = fs.count;
+        d->dlen = 0;
+    }
+    else {
+        char key[PATH_MAX + 1];
+        memcpy(key, ref->name, ref->len);
+        key[ref->len] = '/';
+        d->dlen = ref->len + 1;
+        d->begin = lower_bound(key, d->dlen);
+        key[ref->len] = '/' + 1; /* the first name after every "dir/..." */
+        d->end = lower_bound(key, d->dlen);
+    }
+    d->pos = d->begin;
+    return d;
+}
+
+static struct dirent64 *
+fs_readdir(fs_dir *d)
+{
+    if (d->dot < 2) {
+        const char *name = d->dot == 0 ? "." : "..";
+        memset(&d->ent, 0, sizeof(d->ent));
+        d->ent.d_ino = fs_ino(d->dot == 0 ? d->idx : FS_ROOT);
+        d->ent.d_type = DT_DIR;
+        d->ent.d_reclen = sizeof(d->ent);
+        d->ent.d_off = ++d->dot;
+        strcpy(d->ent.d_name, name);
+        return &d->ent;
+    }
+    while (d->pos < d->end) {
+        long i = (long)d->pos++;
+        const fs_entry *e = &fs.entries[i];
+        const char *leaf = e->name + d->dlen;
+        size_t leaf_len = e->name_len - d->dlen;
+        if (leaf_len == 0 || memchr(leaf, '/', leaf_len) != NULL || leaf_len >= sizeof(d->ent.d_name)) {
+            continue; /* deeper down, or a name no dirent can hold */
+        }
+        memset(&d->ent, 0, sizeof(d->ent));
+        d->ent.d_ino = fs_ino(i);
+        d->ent.d_type = (e->flags & EXXO_INDEX_DIR) ? DT_DIR : DT_REG;
+        d->ent.d_reclen = sizeof(d->ent);
+        d->ent.d_off = (off_t)d->pos + 2;
+        memcpy(d->ent.d_name, leaf, leaf_len);
+        d->ent.d_name[leaf_len] = 0;
+        return &d->ent;
+    }
+    return NULL;
+}
+
+typedef DIR *(*opendir_fn)(const char *);
+typedef void *(*readdir_fn)(DIR *);
+typedef int (*readdir_r_fn)(DIR *, void *, void **);
+typedef int (*closedir_fn)(DIR *);
+typedef int (*dirfd_fn)(DIR *);
+typedef void (*rewinddir_fn)(DIR *);
+typedef long (*telldir_fn)(DIR *);
+typedef void (*seekdir_fn)(DIR *, long);
+
+EXXO_EXPORT DIR *exxo_opendir(const char *path) __asm__("opendir");
+DIR *
+exxo_opendir(const char *path)
+{
+    fs_ref ref;
+    if (fs.mounted && path != NULL && strcmp(path, fs.exe) == 0) {
+        /* The binary itself is a file, but listing it lists its root: importlib.metadata and pkg_resources
+         * list each sys.path entry, and the binary is one. */
+        ref.idx = FS_ROOT;
+        ref.len = 0;
+        ref.trailing_slash = 0;
+        return (DIR *)fs_opendir(&ref);
+    }
+    if (fs_ours(path) && fs_resolve(path, &ref)) {
+        return (DIR *)fs_opendir(&ref);
+    }
+    REAL(opendir_fn, opendir);
+    return real_opendir(path);
+}
+
+#define DEFINE_READDIR(sym, cname)                                                \
+    EXXO_EXPORT void *cname(DIR *d) __asm__(#sym);                                            \
+    void *cname(DIR *d)                                                           \
+    {                                                                             \
+        if (is_fs_dir(d)) {                                                       \
+            return fs_readdir((fs_dir *)d);                                       \
+        }                                                                         \
+        REAL(readdir_fn, sym);                                                    \
+        return real_##sym(d);                                                     \
+    }
+
+DEFINE_READDIR(readdir, exxo_readdir)
+DEFINE_READDIR(readdir64, exxo_readdir64)
+
+#define DEFINE_READDIR_R(sym, cname)                                              \
+    EXXO_EXPORT int cname(DIR *d, void *entry, void **result) __asm__(#sym);                  \
+    int cname(DIR *d, void *entry, void **result)                                 \
+    {                                                                             \
+        if (is_fs_dir(d)) {                                                       \
+            struct dirent64 *e = fs_readdir((fs_dir *)d);                         \
+            if (e != NULL) {                                                      \
+                memcpy(entry, e, sizeof(*e));                                     \
+            }                                                                     \
+            *result = e != NULL ? entry : NULL;                                   \
+            return 0;                                                             \
+        }                                                                         \
+        REAL(readdir_r_fn, sym);                                                  \
+        return real_##sym(d, entry, result);                                      \
+    }
+
+DEFINE_READDIR_R(readdir_r, exxo_readdir_r)
+DEFINE_READDIR_R(readdir64_r, exxo_readdir64_r)
+
+EXXO_EXPORT int exxo_closedir(DIR *d) __asm__("closedir");
+int
+exxo_closedir(DIR *d)
+{
+    if (is_fs_dir(d)) {
+        ((fs_dir *)d)->magic = 0;
+        free(d);
+        return 0;
+    }
+    REAL(closedir_fn, closedir);
+    return real_closedir(d);
+}
+
+EXXO_EXPORT int exxo_dirfd(DIR *d) __asm__("dirfd");
+int
+exxo_dirfd(DIR *d)
+{
+    if (is_fs_dir(d)) {
+        errno = ENOTSUP; /* no kernel directory behind it */
+        return -1;
+    }
+    REAL(dirfd_fn, dirfd);
+    return real_dirfd(d);
+}
+
+EXXO_EXPORT void exxo_rewinddir(DIR *d) __asm__("rewinddir");
+void
+exxo_rewinddir(DIR *d)
+{
+    if (is_fs_dir(d)) {
+        ((fs_dir *)d)->dot = 0;
+        ((fs_dir *)d)->pos = ((fs_dir *)d)->begin;
+        return;
+    }
+    REAL(rewinddir_fn, rewinddir);
+    real_rewinddir(d);
+}
+
+EXXO_EXPORT long exxo_telldir(DIR *d) __asm__("telldir");
+long
+exxo_telldir(DIR *d)
+{
+    if (is_fs_dir(d)) {
+        fs_dir *f = (fs_dir *)d;
+        return f->dot < 2 ? f->dot : (long)f->pos + 2;
+    }
+    REAL(telldir_fn, telldir);
+    return real_telldir(d);
+}
+
+EXXO_EXPORT void exxo_seekdir(DIR *d, long loc) __asm__("seekdir");
+void
+exxo_seekdir(DIR *d, long loc)
+{
+    if (is_fs_dir(d)) {
+        fs_dir *f = (fs_dir *)d;
+        f->dot = loc < 2 ? (int)loc : 2;
+        if (loc >= 2 && (uint64_t)(loc - 2) >= f->begin && (uint64_t)(loc - 2) <= f->end) {
+            f->pos = (uint32_t)(loc - 2);
+        }
+        return;
+    }
+    REAL(seekdir_fn, seekdir);
+    real_seekdir(d, loc);
+}
+
+/* ---- mounting ----------------------------------------------------------------------------------- */
+
+static int
+pread_all(int fd, void *buf, size_t n, uint64_t offset)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(offset + got));
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Activates the view for the binary `exe` (its canonical path): the index is found from the marker alone
+ * (it ends where the manifest's local header begins, exxo/format.py), `base` is the zip's absolute offset.
+ * Called by the launcher before the interpreter starts. 0, or -1 with errno (EINVAL: the index is damaged). */
+static int
+fs_mount(const char *exe, uint64_t manifest_offset, uint64_t base)
+{
+    if (fs.mounted) {
+        return 0;
+    }
+    size_t n = strlen(exe);
+    if (n + 2 > sizeof(fs.prefix)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = (int)syscall(SYS_open, exe, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    struct stat st;
+    unsigned char footer[EXXO_INDEX_FOOTER];
+    unsigned char *buf = NULL;
+    if (syscall(SYS_fstat, fd, &st) != 0 || manifest_offset > (uint64_t)st.st_size ||
+        manifest_offset < base + EXXO_MANIFEST_HEADER + EXXO_INDEX_FOOTER) {
+        goto damaged;
+    }
+    uint64_t end = manifest_offset - EXXO_MANIFEST_HEADER;
+    if (pread_all(fd, footer, sizeof(footer), end - sizeof(footer)) != 0) {
+        goto damaged;
+    }
+    uint64_t size = (uint64_t)rd32(footer + 8) * EXXO_INDEX_RECORD + rd32(footer + 12) + EXXO_INDEX_FOOTER;
+    if (size > end - base || (buf = malloc(size)) == NULL || pread_all(fd, buf, size, end - size) != 0 ||
+        parse_index(buf, size) != 0) {
+        goto damaged;
+    }
+    for (uint32_t i = 0; i < fs.count; i++) {
+        const fs_entry *e = &fs.entries[i];
+        if (e->offset > end - base || e->csize > end - base - e->offset) {
+            fs.count = 0;
+            goto damaged; /* the buffer leaks with the failed start */
+        }
+    }
+    memcpy(fs.exe, exe, n + 1);
+    memcpy(fs.prefix, exe, n);
+    fs.prefix[n] = '/';
+    fs.prefix[n + 1] = 0;
+    fs.prefix_len = n + 1;
+    fs.fd = fd;
+    fs.base = base;
+    fs.st = st;
+    __atomic_store_n(&fs.mounted, 1, __ATOMIC_RELEASE);
+    return 0; /* buf stays: the entries point into it */
+damaged:
+    if (fs.count == 0) {
+        free(buf);
+    }
+    close(fd);
+    errno = EINVAL;
+    return -1;
+}

@@ -1,0 +1,103 @@
+"""The binary's file-system view: native code and the stdlib's C paths open files the app ships.
+
+tests/fixtures/fsview-app runs one check per line; the same checks run from a plain venv of the machine's
+Python (the app installed there as a user would) must give the same answers, so the test is fair.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exxo.runtime.bootstrap import Runtime
+from tests.conftest import PYTHON_VERSION
+from tests.integration.helpers import alone, exxo, fixture, parse, run_clean
+
+pytestmark = pytest.mark.runtime
+
+EXPECTED = {
+    "os-open": "hello from a shipped file\n",
+    "offsets": ["hello", "hello", " from"],
+    "mmap": "hello",
+    "libc-fopen": "hello from a shipped file\n",
+    "libc-access": [0, True],
+    "sqlite": [["apple"], ["pear"], ["plum"]],
+    "sqlite-ro": 3,
+    "as-file": "hello",
+    "open-code": "VALUE = 41 + 1",
+    "source-loader": 42,
+    "file-finder": True,
+    "stat": [26, True, True, True, "0o100000", True, True],
+    "copy-out": [["copy.txt", "tree/__init__.py", "tree/hello.txt", "tree/shipped.db", "tree/sub/__init__.py",
+                  "tree/sub/deep.txt", "tree/sub/plugin.py"], "nested"],
+    "listing": [["__init__.py", "hello.txt", "shipped.db", "sub"],
+                [["__init__.py", False], ["deep.txt", False], ["plugin.py", False]]],
+    "dots": [True, "hello"],
+    "missing": [2, 20],
+    "venv-like": [True, "site-packages", True, True],
+    "prefix-data": ["shared data under the prefix", {"from": "etc"}],
+    "site-builtins": [True, True, True, True],
+}
+
+
+@pytest.fixture(scope="module")
+def app_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = fixture("fsview-app", tmp_path_factory.mktemp("fsview"))
+    # The database the app ships, made by the app's own code (sqlite3 of the interpreter running the tests).
+    make = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import fsview_app; "
+            "sys.argv[1:] = ['make-db', sys.argv[2]]; fsview_app.main()", str(src),
+            str(src / "fsview_app" / "data" / "shipped.db")]
+    subprocess.run(make, check=True)
+    return src
+
+
+@pytest.fixture(scope="module")
+def data_dep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dependency with files under the prefix (share/, etc/): its own wheel, built once."""
+    return fixture("fsview-data", tmp_path_factory.mktemp("fsview-data"))
+
+
+@pytest.fixture(scope="module")
+def venv(runtime: Runtime, data_dep: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    env = tmp_path_factory.mktemp("fsview-venv") / "env"
+    proc = exxo("venv", env, "-p", PYTHON_VERSION)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pip = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                          str(data_dep)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    return env
+
+
+@pytest.fixture(scope="module")
+def binary(venv: Path, app_src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fsview-out") / "fsview-app"
+    proc = exxo("build", "-s", app_src, "--venv", venv, "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return alone(out, tmp_path_factory.mktemp("fsview-alone"))
+
+
+def test_the_checks_pass_in_a_plain_venv(app_src: Path, data_dep: Path, tmp_path: Path) -> None:
+    """The reference: the same app and dependency installed into a venv of the machine's Python."""
+    env = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(env)], check=True)
+    proc = subprocess.run([str(env / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                           str(data_dep), str(app_src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    script = env / "bin" / "fsview-app"
+    proc = subprocess.run([str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert parse(proc.stdout) == EXPECTED
+    assert subprocess.run([str(script), "exit", "3"]).returncode == 3
+
+
+@pytest.mark.parametrize("mode", ["memfd", "cache"])
+def test_the_checks_pass_in_the_binary(binary: Path, mode: str, tmp_path: Path) -> None:
+    env = {"EXXO_NATIVE": mode, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_clean(binary, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert parse(proc.stdout) == EXPECTED
+    exited = run_clean(binary, "exit", "3", env=env)
+    assert exited.returncode == 3, exited.stderr
