@@ -46,6 +46,10 @@ MICRO = {
                "for _ in range(50): c.execute('select sum(a), count(b) from t where a % 3 = 0').fetchone()"),
     "math": ("import math", "s=0.0\nfor i in range(1, 1000000): s += math.log2(i) * math.sin(i)"),
     "pure-python": ("def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)", "fib(28)"),
+    # Paths outside the binary through the launcher's file-system view (one prefix compare, then glibc or the
+    # kernel): 100k os.stat and 100k open+close of a real file.
+    "stat+open outside": ("import os, tempfile\nf=tempfile.NamedTemporaryFile()\np=f.name",
+                          "for _ in range(100000): os.stat(p)\nfor _ in range(100000): os.close(os.open(p, 0))"),
 }
 
 

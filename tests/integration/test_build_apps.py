@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PYTHON_VERSION
 from tests.integration.helpers import alone, exxo, fixture, parse, run_clean
 
 pytestmark = pytest.mark.runtime
+SITE = f"lib/python{PYTHON_VERSION}/site-packages"  # the app's members, as in a venv
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ def test_probe_app_inside_the_binary(venv: Path, tmp_path: Path) -> None:
     proc = run_clean(exe, env={"PYTHONPATH": "/PYTHONPATH-SHOULD-NOT-APPEAR"})
     assert proc.returncode == 0, proc.stderr
     got = parse(proc.stdout)
-    assert got["file"] == f"{exe}/probe_app/__init__.py" and got["in-binary"] is True
+    assert got["file"] == f"{exe}/{SITE}/probe_app/__init__.py" and got["in-binary"] is True
     assert got["open-text"] == "<p>{{ name }}</p>" and got["open-binary"] == "alpha"
     assert got["exists"] == [True, True, False] and got["isdir-isfile"] == [True, False]
     assert got["getsize"] == 6 and got["getmtime-positive"] is True and got["stat-regular"] == "0o100000"
@@ -147,7 +149,7 @@ def test_c_extension_from_sdist(venv: Path, tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
         assert lines[0] == "add 42" and lines[2] == "ctypes 42"
-        assert lines[1].startswith(f"file {exe}/cext_app/_fast.")
+        assert lines[1].startswith(f"file {exe}/{SITE}/cext_app/_fast.")
 
 
 @pytest.mark.slow
@@ -210,7 +212,7 @@ def test_c_extension_of_a_dependency_built_from_an_sdist(venv: Path, tmp_path: P
     proc = run_clean(exe)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "add 42" and lines[1].startswith(f"file {exe}/cext_app/_fast.cpython-3")
+    assert lines[0] == "add 42" and lines[1].startswith(f"file {exe}/{SITE}/cext_app/_fast.cpython-3")
     assert lines[2:] == ["ctypes 42", "via the sdist dependency"]
 
 

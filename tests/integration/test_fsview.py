@@ -6,6 +6,7 @@ Python (the app installed there as a user would) must give the same answers, so 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,14 @@ EXPECTED = {
     "prefix-data": ["shared data under the prefix", {"from": "etc"}],
     "site-builtins": [True, True, True, True],
 }
+
+
+def expected(app_file: str) -> dict[str, object]:
+    """EXPECTED, with the paths of this installation (the package's data/sub directory)."""
+    sub = os.path.join(os.path.dirname(app_file), "data", "sub")
+    out = dict(EXPECTED)
+    out["cwd"] = [True, "hello", True, True, [sub, "nested"], True]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +98,8 @@ def test_the_checks_pass_in_a_plain_venv(app_src: Path, data_dep: Path, tmp_path
     script = env / "bin" / "fsview-app"
     proc = subprocess.run([str(script)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert parse(proc.stdout) == EXPECTED
+    got = parse(proc.stdout)
+    assert got == expected(str(got.pop("file")))
     assert subprocess.run([str(script), "exit", "3"]).returncode == 3
 
 
@@ -98,6 +108,8 @@ def test_the_checks_pass_in_the_binary(binary: Path, mode: str, tmp_path: Path) 
     env = {"EXXO_NATIVE": mode, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = run_clean(binary, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert parse(proc.stdout) == EXPECTED
+    got = parse(proc.stdout)
+    assert str(got["file"]).startswith(f"{binary}/lib/python{PYTHON_VERSION}/site-packages/")
+    assert got == expected(str(got.pop("file")))
     exited = run_clean(binary, "exit", "3", env=env)
     assert exited.returncode == 3, exited.stderr

@@ -137,7 +137,7 @@ def test_stdlib_members_are_copied_raw(tmp_path: Path) -> None:
     out = archive.write_binary(tmp_path / "app", runtime, [archive.Member("app/__init__.py", b"x = 1\n")], ENTRY,
                                "cache", PY, b"boot", {}).path
     manifest = archive.read_info(out)
-    off, csize, size, method, is_dir = manifest["files"]["lib/python3.13/os.pyc"]
+    off, csize, size, method, is_dir, _crc = manifest["files"]["lib/python3.13/os.pyc"]
     base = manifest["_sizes"]["runtime"]
     assert out.read_bytes()[base + off:base + off + csize] == raw_before  # not recompressed
     assert (method, size, is_dir) == (8, 13000, 0) and manifest["stdlib_prefix"] == "lib/python3.13"

@@ -37,7 +37,14 @@ def make_project(root: Path, name: str, deps: list[str], body: str = "", files: 
 
 
 def names(members: list[Member]) -> set[str]:
-    return {m.name for m in members}
+    """Member names relative to site-packages (where collect puts them: the binary is the prefix), and the
+    data files under the prefix as `<prefix>/...`."""
+    return set(by_name(members))
+
+
+def by_name(members: list[Member]) -> dict[str, bytes]:
+    site = collect.site_packages_prefix(f"{sys.version_info[0]}.{sys.version_info[1]}")
+    return {m.name[len(site):] if m.name.startswith(site) else "<prefix>/" + m.name: m.data for m in members}
 
 
 def target_install(venv: Path, src: Path, dest: Path) -> Path:
@@ -104,7 +111,7 @@ def test_members_of_a_project_and_its_requirement(host_venv: Path, tmp_path: Pat
     assert not any(n.endswith(("/INSTALLER", "/REQUESTED", "/direct_url.json")) for n in got)
     assert not any(n.endswith(".pyc") and f".{TAG}." not in n for n in got)
     # RECORD lists what the binary carries (importlib.metadata.files() works), nothing from the build machine
-    record = next(m.data for m in members if m.name == "app_one-1.0.dist-info/RECORD").decode()
+    record = by_name(members)["app_one-1.0.dist-info/RECORD"].decode()
     paths = [line.split(",")[0] for line in record.splitlines()]
     assert "app_one.py" in paths and "app_one-1.0.dist-info/RECORD" in paths
     assert not any(p.endswith(("INSTALLER", "direct_url.json")) or p.startswith("../") for p in paths)
@@ -115,7 +122,7 @@ def test_members_of_a_project_and_its_requirement(host_venv: Path, tmp_path: Pat
 def test_pycs_are_unchecked_hash_with_relative_filenames(host_venv: Path, tmp_path: Path) -> None:
     app = make_project(tmp_path, "pyc-app", [], files={"pyc_app/__init__.py": "def f():\n    return 42\n"})
     target = target_install(host_venv, app, tmp_path / "target")
-    members = {m.name: m.data for m in collect.collect(host_venv / "bin" / "python", "pyc-app", first=[target])[0]}
+    members = by_name(collect.collect(host_venv / "bin" / "python", "pyc-app", first=[target])[0])
     pyc = members[f"pyc_app/__pycache__/__init__.{TAG}.pyc"]
     import importlib.util
 
@@ -230,3 +237,20 @@ def test_pyc_cache_gives_the_same_bytes_and_is_used(host_venv: Path, tmp_path: P
     src.write_text("VALUE = 3\n")
     assert collect.compile_sources(python, {"pkg/mod.py": src}, TAG, cache)[0].data != planted
     assert len(list(cache.rglob("*.pyc"))) == 2
+
+
+def test_data_outside_site_packages_goes_under_the_prefix(host_venv: Path, tmp_path: Path) -> None:
+    """A wheel's <dist>.data/data files (share/, etc/) are carried at their prefix-relative paths; scripts not."""
+    python = host_venv / "bin" / "python"
+    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
+                          "--disable-pip-version-check", str(FIXTURES / "fsview-data")], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    got = by_name(collect.collect(python, "fsview-data")[0])
+    assert got["<prefix>/share/fsview-data/shared.txt"] == b"shared data under the prefix\n"
+    assert "<prefix>/etc/fsview-data/settings.json" in got and "fsview_data.py" in got
+    assert not [n for n in got if n.startswith("<prefix>/bin/")]
+    site = Path("/v/lib/python3.13/site-packages")
+    assert collect.prefix_relative(site, "../../../share/x/y.txt", "3.13.1") == "share/x/y.txt"
+    assert collect.prefix_relative(site, "../../../bin/tool", "3.13.1") is None
+    assert collect.prefix_relative(site, "../../../../etc/passwd", "3.13.1") is None  # outside the prefix
+    assert collect.prefix_relative(Path("/tmp/target"), "../share/x", "3.13.1") is None  # not a prefix layout

@@ -131,6 +131,31 @@ def _start(exe, manifest_offset, manifest_size, app_mode):
     reentry.install()
     zipio.after_import("pkgutil", importer._patch_pkgutil)
     _add_site_packages(site_packages, app_mode)
+    if app_mode and sys.argv and sys.argv[0] and "/" not in sys.argv[0]:
+        sys.argv[0] = _found_on_path(sys.argv[0], exe)
+
+
+def _found_on_path(name, exe):
+    """The PATH entry a shell ran `name` from, when that is this binary: what a venv console script sees as
+    sys.argv[0] (the kernel hands the interpreter the script's path), and what tools that restart themselves
+    (Django's autoreloader) run again. `name` itself when it is not found there."""
+    import os
+
+    try:
+        me = os.stat(exe)
+    except OSError:
+        return name
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(d or ".", name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino):
+            return candidate
+        if os.access(candidate, os.X_OK):
+            break  # the shell would have run this one: not us (argv[0] chosen by the caller)
+    return name
 
 
 def _as_prefix(exe):

@@ -214,10 +214,30 @@ damaged:
 
 /* ---- paths ---------------------------------------------------------------------------------------- */
 
+/* The working directory, when it is inside the binary ("<exe>" for its root, "<exe>/<dir>"): the kernel's
+ * own is then the directory that holds the binary, and relative paths resolve against this one. */
+static char vcwd[2 * PATH_MAX + 2];
+static char vcwd_env[2 * PATH_MAX + 16]; /* "EXXO_CWD=<vcwd>": what exec'ed children inherit */
+static volatile int vcwd_set;
+
 static inline int
 fs_ours(const char *path)
 {
-    return fs.mounted && path != NULL && path[0] == '/' && strncmp(path, fs.prefix, fs.prefix_len) == 0;
+    if (!fs.mounted || path == NULL) {
+        return 0;
+    }
+    if (path[0] == '/') {
+        return strncmp(path, fs.prefix, fs.prefix_len) == 0;
+    }
+    return vcwd_set && path[0] != 0;
+}
+
+/* For the *at() calls: a relative path is taken relative to dirfd, which is a real directory unless it is
+ * AT_FDCWD. NULL when the view has nothing to do with it. */
+static inline const char *
+at_path(int dirfd, const char *path)
+{
+    return path != NULL && path[0] != '/' && dirfd != AT_FDCWD ? NULL : path;
 }
 
 /* The member name of an absolute path under the prefix: "." and "//" dropped, ".." applied (never above the
@@ -281,7 +301,18 @@ typedef struct {
 static int
 fs_resolve(const char *path, fs_ref *ref)
 {
-    if (!fs_ours(path) || normalize(path, ref->name, sizeof(ref->name), &ref->len, &ref->trailing_slash) != 0) {
+    char joined[2 * PATH_MAX + 2];
+    if (!fs_ours(path)) {
+        return 0;
+    }
+    if (path[0] != '/') { /* relative to a working directory inside the binary */
+        int n = snprintf(joined, sizeof(joined), "%s/%s", vcwd, path);
+        if (n < 0 || (size_t)n >= sizeof(joined)) {
+            return 0;
+        }
+        path = joined;
+    }
+    if (normalize(path, ref->name, sizeof(ref->name), &ref->len, &ref->trailing_slash) != 0) {
         return 0;
     }
     ref->idx = find_name(ref->name, ref->len);
@@ -612,7 +643,7 @@ typedef int (*openat_fn)(int, const char *, int, ...);
     {                                                                             \
         OPEN_MODE(flags);                                                         \
         fs_ref ref;                                                               \
-        if (fs_ours(path) && fs_resolve(path, &ref)) {                            \
+        if (fs_ours(at_path(dirfd, path)) && fs_resolve(path, &ref)) {            \
             return fs_open(&ref, flags);                                          \
         }                                                                         \
         REAL(openat_fn, sym);                                                     \
@@ -718,7 +749,7 @@ static int
 fs_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
     int rc;
-    if (fs_ours(path) && fs_stat(path, st, &rc)) {
+    if (fs_ours(at_path(dirfd, path)) && fs_stat(path, st, &rc)) {
         return rc;
     }
     rc = sys_fstatat(dirfd, path, st, flags);
@@ -792,7 +823,7 @@ exxo_statx(int dirfd, const char *path, int flags, unsigned int mask, struct exx
 {
     struct stat st;
     int rc;
-    if (!(fs_ours(path) && fs_stat(path, &st, &rc))) {
+    if (!(fs_ours(at_path(dirfd, path)) && fs_stat(path, &st, &rc))) {
         return (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
     }
     if (rc != 0) {
@@ -867,7 +898,7 @@ int
 exxo_faccessat(int dirfd, const char *path, int amode, int flags)
 {
     int rc;
-    if (fs_ours(path) && fs_access(path, amode, &rc)) {
+    if (fs_ours(at_path(dirfd, path)) && fs_access(path, amode, &rc)) {
         return rc;
     }
     REAL(faccessat_fn, faccessat);
@@ -909,7 +940,7 @@ ssize_t
 exxo_readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
     ssize_t rc;
-    if (fs_ours(path) && fs_readlink(path, &rc)) {
+    if (fs_ours(at_path(dirfd, path)) && fs_readlink(path, &rc)) {
         return rc;
     }
     REAL(readlinkat_fn, readlinkat);
@@ -1034,17 +1065,154 @@ fs_refuse(const char *path)
     }
 
 DEFINE_REFUSED(mkdir, (const char *p, mode_t m), (p, m), p)
-DEFINE_REFUSED(mkdirat, (int d, const char *p, mode_t m), (d, p, m), p)
+DEFINE_REFUSED(mkdirat, (int d, const char *p, mode_t m), (d, p, m), at_path(d, p))
 DEFINE_REFUSED(rmdir, (const char *p), (p), p)
 DEFINE_REFUSED(unlink, (const char *p), (p), p)
-DEFINE_REFUSED(unlinkat, (int d, const char *p, int f), (d, p, f), p)
+DEFINE_REFUSED(unlinkat, (int d, const char *p, int f), (d, p, f), at_path(d, p))
 DEFINE_REFUSED(rename, (const char *a, const char *b), (a, b), fs_ours(a) ? a : b)
-DEFINE_REFUSED(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b), fs_ours(a) ? a : b)
+DEFINE_REFUSED(renameat, (int da, const char *a, int db, const char *b), (da, a, db, b),
+               fs_ours(at_path(da, a)) ? a : at_path(db, b))
 DEFINE_REFUSED(chmod, (const char *p, mode_t m), (p, m), p)
-DEFINE_REFUSED(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f), p)
-DEFINE_REFUSED(utimensat, (int d, const char *p, const struct timespec t[2], int f), (d, p, t, f), p)
+DEFINE_REFUSED(fchmodat, (int d, const char *p, mode_t m, int f), (d, p, m, f), at_path(d, p))
+DEFINE_REFUSED(utimensat, (int d, const char *p, const struct timespec t[2], int f), (d, p, t, f), at_path(d, p))
 DEFINE_REFUSED(truncate, (const char *p, off_t n), (p, n), p)
 DEFINE_REFUSED(truncate64, (const char *p, off64_t n), (p, n), p)
+
+/* ---- a working directory inside the binary ------------------------------------------------------- */
+
+typedef int (*chdir_fn)(const char *);
+typedef int (*fchdir_fn)(int);
+typedef char *(*getcwd_fn)(char *, size_t);
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+
+static void
+set_vcwd(const fs_ref *ref)
+{
+    snprintf(vcwd, sizeof(vcwd), "%s%s%.*s", fs.exe, ref->len ? "/" : "", (int)ref->len, ref->name);
+    snprintf(vcwd_env, sizeof(vcwd_env), "EXXO_CWD=%s", vcwd);
+    vcwd_set = 1;
+}
+
+EXXO_EXPORT int exxo_chdir(const char *path) __asm__("chdir");
+int
+exxo_chdir(const char *path)
+{
+    fs_ref ref;
+    REAL(chdir_fn, chdir);
+    if (fs_ours(path) && fs_resolve(path, &ref)) {
+        if (fs_exists(&ref) != 0) {
+            return -1;
+        }
+        if (!is_dir(ref.idx)) {
+            errno = ENOTDIR;
+            return -1;
+        }
+        char parent[PATH_MAX];
+        size_t cut = strrchr(fs.exe, '/') - fs.exe;
+        memcpy(parent, fs.exe, cut ? cut : 1);
+        parent[cut ? cut : 1] = 0;
+        if (real_chdir(parent) != 0) { /* the kernel's: where the binary is */
+            return -1;
+        }
+        set_vcwd(&ref);
+        return 0;
+    }
+    int rc = real_chdir(path);
+    if (rc == 0) {
+        vcwd_set = 0;
+    }
+    return rc;
+}
+
+EXXO_EXPORT int exxo_fchdir(int fd) __asm__("fchdir");
+int
+exxo_fchdir(int fd)
+{
+    REAL(fchdir_fn, fchdir);
+    int rc = real_fchdir(fd);
+    if (rc == 0) {
+        vcwd_set = 0;
+    }
+    return rc;
+}
+
+EXXO_EXPORT char *exxo_getcwd(char *buf, size_t size) __asm__("getcwd");
+char *
+exxo_getcwd(char *buf, size_t size)
+{
+    if (!vcwd_set) {
+        REAL(getcwd_fn, getcwd);
+        return real_getcwd(buf, size);
+    }
+    size_t n = strlen(vcwd);
+    if (buf == NULL) {
+        buf = malloc(size > n ? size : n + 1);
+        if (buf == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    else if (size < n + 1) {
+        errno = size == 0 ? EINVAL : ERANGE;
+        return NULL;
+    }
+    memcpy(buf, vcwd, n + 1);
+    return buf;
+}
+
+/* A program exec'ed from a working directory inside the binary inherits it as EXXO_CWD (the kernel's cwd
+ * cannot be there): the binary itself, re-entered, takes it back (fs_inherit_cwd). Runs in the forked child
+ * too, so no malloc: the new environment is on the stack. */
+EXXO_EXPORT int exxo_execve(const char *path, char *const argv[], char *const envp[]) __asm__("execve");
+int
+exxo_execve(const char *path, char *const argv[], char *const envp[])
+{
+    REAL(execve_fn, execve);
+    if (!vcwd_set || envp == NULL) {
+        return real_execve(path, argv, envp);
+    }
+    size_t n = 0;
+    while (envp[n] != NULL) {
+        n++;
+    }
+    char *env[n + 2];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(envp[i], "EXXO_CWD=", 9) != 0) {
+            env[k++] = envp[i];
+        }
+    }
+    env[k++] = vcwd_env;
+    env[k] = NULL;
+    return real_execve(path, argv, env);
+}
+
+EXXO_EXPORT int exxo_execv(const char *path, char *const argv[]) __asm__("execv");
+int
+exxo_execv(const char *path, char *const argv[])
+{
+    extern char **environ;
+    return exxo_execve(path, argv, environ);
+}
+
+/* At start: the working directory a parent inside this binary handed down (EXXO_CWD), if it is ours. */
+static void
+fs_inherit_cwd(void)
+{
+    const char *cwd = getenv("EXXO_CWD");
+    if (cwd == NULL) {
+        return;
+    }
+    fs_ref ref;
+    if (cwd[0] == '/' && fs_ours(cwd) && fs_resolve(cwd, &ref) && fs_exists(&ref) == 0 && is_dir(ref.idx)) {
+        set_vcwd(&ref);
+    }
+    else if (fs.mounted && strcmp(cwd, fs.exe) == 0) {
+        ref.len = 0;
+        set_vcwd(&ref);
+    }
+    unsetenv("EXXO_CWD");
+}
 
 /* ---- directories ---------------------------------------------------------------------------------- */
 

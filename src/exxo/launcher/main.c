@@ -360,6 +360,9 @@ main(int argc, char **argv)
     if (app && fs_mount(exe_path, marker.manifest_offset, marker.zip_offset) != 0) {
         damaged("its member index is unreadable");
     }
+    if (app) {
+        fs_inherit_cwd();
+    }
     const char *reenter = getenv("EXXO_PYTHON");
     int interpreter = !app || (reenter != NULL && strcmp(reenter, "1") == 0);
     if (reenter != NULL) {
@@ -402,6 +405,10 @@ main(int argc, char **argv)
             /* Interpreter: CPython's own path calculation (PYTHONPATH, -E/-I, venvs), with the stdlib
              * directory being the zip inside this executable. The boot adds the app for kind A. */
             set_wide(&config, &config.stdlib_dir, path);
+            if (app) {
+                /* A re-entry child is the python of the app's venv: no user site, as in a venv. */
+                config.user_site_directory = 0;
+            }
         }
         if (app) {
             set_wide(&config, &config.executable, exe_path);

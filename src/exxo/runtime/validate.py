@@ -45,7 +45,7 @@ FSVIEW_EXPORTS = frozenset({
     "opendir", "readdir", "readdir64", "readdir_r", "readdir64_r", "closedir", "dirfd", "rewinddir",
     "telldir", "seekdir", "listxattr", "llistxattr", "getxattr", "lgetxattr",
     "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "chmod", "fchmodat", "utimensat",
-    "truncate", "truncate64",
+    "truncate", "truncate64", "chdir", "fchdir", "getcwd", "execve", "execv",
 })
 R_X86_64_COPY = 5
 _CAPI = re.compile(r"^_?(Py|PY)")
