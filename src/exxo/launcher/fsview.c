@@ -21,6 +21,7 @@
  */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -1085,12 +1086,60 @@ typedef int (*fchdir_fn)(int);
 typedef char *(*getcwd_fn)(char *, size_t);
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 
+/* subprocess starts children with vfork(): until it execs, the child runs in the parent's memory, so its
+ * chdir() must not change the parent's vcwd. fork() runs pthread_atfork handlers and vfork() does not: the
+ * process that owns the state is the one whose pid the handler (or the mount) recorded. A vfork()ed child's
+ * working directory goes to child_cwd_env, used by its execve() only. */
+static pid_t fs_owner_pid;
+static char child_cwd_env[2 * PATH_MAX + 16];
+static volatile pid_t child_cwd_pid;
+
+static pid_t
+fs_pid(void)
+{
+    return (pid_t)syscall(SYS_getpid);
+}
+
+static void
+fs_atfork_child(void)
+{
+    fs_owner_pid = fs_pid();
+}
+
+static int
+in_vfork_child(void)
+{
+    return fs_pid() != fs_owner_pid;
+}
+
 static void
 set_vcwd(const fs_ref *ref)
 {
+    if (in_vfork_child()) {
+        snprintf(child_cwd_env, sizeof(child_cwd_env), "EXXO_CWD=%s%s%.*s", fs.exe, ref->len ? "/" : "",
+                 (int)ref->len, ref->name);
+        child_cwd_pid = fs_pid();
+        return;
+    }
     snprintf(vcwd, sizeof(vcwd), "%s%s%.*s", fs.exe, ref->len ? "/" : "", (int)ref->len, ref->name);
     snprintf(vcwd_env, sizeof(vcwd_env), "EXXO_CWD=%s", vcwd);
     vcwd_set = 1;
+}
+
+/* A chdir() to a real directory: the working directory is no longer inside the binary. */
+static void
+left_vcwd(void)
+{
+    if (!fs.mounted) {
+        return;
+    }
+    if (in_vfork_child()) {
+        child_cwd_env[0] = 0;
+        child_cwd_pid = fs_pid();
+    }
+    else {
+        vcwd_set = 0;
+    }
 }
 
 EXXO_EXPORT int exxo_chdir(const char *path) __asm__("chdir");
@@ -1119,7 +1168,7 @@ exxo_chdir(const char *path)
     }
     int rc = real_chdir(path);
     if (rc == 0) {
-        vcwd_set = 0;
+        left_vcwd();
     }
     return rc;
 }
@@ -1131,7 +1180,7 @@ exxo_fchdir(int fd)
     REAL(fchdir_fn, fchdir);
     int rc = real_fchdir(fd);
     if (rc == 0) {
-        vcwd_set = 0;
+        left_vcwd();
     }
     return rc;
 }
@@ -1168,7 +1217,11 @@ int
 exxo_execve(const char *path, char *const argv[], char *const envp[])
 {
     REAL(execve_fn, execve);
-    if (!vcwd_set || envp == NULL) {
+    const char *cwd_env = vcwd_set ? vcwd_env : NULL;
+    if (fs.mounted && child_cwd_pid != 0 && child_cwd_pid == fs_pid()) {
+        cwd_env = child_cwd_env[0] ? child_cwd_env : NULL; /* this vfork()ed child's own chdir() */
+    }
+    if (cwd_env == NULL || envp == NULL) {
         return real_execve(path, argv, envp);
     }
     size_t n = 0;
@@ -1182,7 +1235,7 @@ exxo_execve(const char *path, char *const argv[], char *const envp[])
             env[k++] = envp[i];
         }
     }
-    env[k++] = vcwd_env;
+    env[k++] = (char *)cwd_env;
     env[k] = NULL;
     return real_execve(path, argv, env);
 }
@@ -1499,6 +1552,8 @@ fs_mount(const char *exe, uint64_t manifest_offset, uint64_t base)
     fs.fd = fd;
     fs.base = base;
     fs.st = st;
+    fs_owner_pid = fs_pid();
+    pthread_atfork(NULL, NULL, fs_atfork_child);
     __atomic_store_n(&fs.mounted, 1, __ATOMIC_RELEASE);
     return 0; /* buf stays: the entries point into it */
 damaged:
