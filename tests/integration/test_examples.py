@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -113,3 +115,29 @@ def test_django_site(runtime: object, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_django_runserver_autoreloader_restarts_itself(runtime: object, tmp_path: Path) -> None:
+    """runserver with its autoreloader re-executes `sys.executable` + sys.argv in a child: it must find the
+    binary whether it was started as ./app, by absolute path or through PATH (sys.argv[0] as a venv console
+    script would see it)."""
+    exe = build_example("django-site", tmp_path)
+    data = tmp_path / "data"
+    base = {"PATH": f"{exe.parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = ["env", "-i", *(f"{k}={v}" for k, v in base.items())]
+    migrate = subprocess.run([*env, str(exe), "--data-dir", str(data), "migrate", "--noinput"], cwd=exe.parent,
+                             capture_output=True, text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr
+    for how in (f"./{exe.name}", str(exe), exe.name):
+        port = free_port()
+        server = subprocess.Popen([*env, how, "--data-dir", str(data), "runserver", f"127.0.0.1:{port}"],
+                                  cwd=exe.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        try:
+            page = wait_for(f"http://127.0.0.1:{port}/")
+            assert "No notes yet." in page, (how, page[:300])
+            assert children_of(server.pid), how  # the reloader's child serves, the parent watches
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)  # the reloader and its child
+            _out, err = server.communicate(timeout=60)
+        assert "does not exist" not in err and "Traceback" not in err, (how, err[-2000:])
