@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PYTHON_VERSION
 from tests.integration.helpers import alone, exxo, fixture, run_clean
 from tests.integration.test_build_apps import build
 
@@ -54,9 +55,10 @@ def test_inspect(exxo_venv: Path, tmp_path: Path) -> None:
     assert len(info["build_id"]) == 32 and info["native_mode"] == "memfd"
     assert info["sizes"]["file"] == binary.stat().st_size
     assert info["sizes"]["runtime"] + info["sizes"]["zip"] == info["sizes"]["file"]
-    sos = [n for n in info["native_libraries"] if n.startswith("cext_app/_fast.")]
+    site = f"lib/python{PYTHON_VERSION}/site-packages/"  # members sit where a venv has them
+    sos = [n for n in info["native_libraries"] if n.startswith(site + "cext_app/_fast.")]
     assert len(sos) == 1 and "libc.so.6" not in info["native_libraries"]
-    assert "cext_app/__init__.py" in info["files"] and "cext_app-1.0.dist-info/METADATA" in info["files"]
+    assert site + "cext_app/__init__.py" in info["files"] and site + "cext_app-1.0.dist-info/METADATA" in info["files"]
     assert info["file_count"] == len(info["files"])
 
 

@@ -162,10 +162,13 @@ def _as_prefix(exe):
     """The binary is the installation prefix, as a venv's directory is: sys.prefix and friends (so sysconfig's
     paths) point into it, and the compile-time prefix (/opt/exxo/..., which exists nowhere) leaves sys.path.
     Returns the site-packages directory (the zip's root for binaries built before the prefix layout)."""
+    import os
+
     compiled = sys.prefix
     sys.prefix = sys.exec_prefix = sys.base_prefix = sys.base_exec_prefix = exe
-    if compiled != exe:
-        sys.path[:] = [p for p in sys.path if not (p == compiled or p.startswith(compiled + "/"))]
+    if compiled != exe:  # what getpath derived from it (lib/python313.zip, lib-dynload) exists nowhere
+        sys.path[:] = [p for p in sys.path if not ((p == compiled or p.startswith(compiled + "/"))
+                                                   and not os.path.exists(p))]
     site_packages = exe + "/" + MANIFEST["stdlib_prefix"] + "/site-packages"
     if MANIFEST["stdlib_prefix"] + "/site-packages/" not in INDEX:
         return exe
