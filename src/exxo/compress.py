@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from exxo.common import TAIL_CHARS, atomic_write
 from exxo.errors import BuildError
 
 
@@ -41,9 +42,6 @@ def compress_binary(path: Path) -> None:
         # where --best takes ~10 minutes.
         proc = subprocess.run([upx, "-q", str(elf)], capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BuildError("upx failed", log_tail=proc.stdout + proc.stderr)
+            raise BuildError("upx failed", log_tail=(proc.stdout + proc.stderr)[-TAIL_CHARS:])
         packed = elf.read_bytes()
-        out = Path(tmp) / "out"
-        out.write_bytes(archive.relocate(data[start:], packed))
-        out.chmod(0o755)
-        os.replace(out, path)
+    atomic_write(path, archive.relocate(data[start:], packed), 0o755)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,10 @@ def installed(venv: Path) -> dict[str, dict[str, object]]:
     return {d["name"].lower(): d for d in json.loads(out)}
 
 
+def values(scripts: dict[str, EntryPoint]) -> dict[str, str]:
+    return {name: ep.value for name, ep in scripts.items()}
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -44,7 +49,7 @@ def write(path: Path, text: str) -> Path:
 def test_pure_project(host_venv: Path, tmp_path: Path) -> None:
     proj = install(host_venv, copy_fixture("cli-pure", tmp_path), tmp_path)
     assert (proj.name, proj.version) == ("cli-pure", "0.3.1")
-    assert proj.scripts == {"cli-pure": "cli_pure:main"}
+    assert values(proj.scripts) == {"cli-pure": "cli_pure:main"}
     assert (proj.location / "cli_pure" / "__init__.py").is_file()
     assert (proj.location / "cli_pure-0.3.1.dist-info" / "RECORD").is_file()
     assert project.choose_entry(proj, None, None) == ("cli-pure", {"module": "cli_pure", "attr": "main",
@@ -54,7 +59,7 @@ def test_pure_project(host_venv: Path, tmp_path: Path) -> None:
 def test_src_layout_hatchling_dash_and_dot(host_venv: Path, tmp_path: Path) -> None:
     proj = install(host_venv, copy_fixture("src-layout-dash", tmp_path), tmp_path)
     assert proj.name == "my-dash-app"  # canonical form of "my-dash.app"
-    assert proj.scripts == {"my-dash.app": "my_dash_app.cli:run"}
+    assert values(proj.scripts) == {"my-dash.app": "my_dash_app.cli:run"}
     assert any(r.startswith("click") for r in proj.requires)
     assert (proj.location / "my_dash_app" / "cli.py").is_file()
     name, entry = project.choose_entry(proj, None, None)
@@ -63,7 +68,7 @@ def test_src_layout_hatchling_dash_and_dot(host_venv: Path, tmp_path: Path) -> N
 
 def test_legacy_setup_py_with_c_extension(host_venv: Path, tmp_path: Path) -> None:
     proj = install(host_venv, copy_fixture("cext-sdist", tmp_path), tmp_path)
-    assert proj.name == "cext-app" and proj.scripts == {"cext-app": "cext_app:main"}
+    assert proj.name == "cext-app" and values(proj.scripts) == {"cext-app": "cext_app:main"}
     assert list((proj.location / "cext_app").glob("_fast.*.so"))
 
 
@@ -145,7 +150,8 @@ def test_build_requires(tmp_path: Path) -> None:
 
 
 def proj(scripts: dict[str, str], config: dict[str, object] | None = None) -> project.Project:
-    return project.Project(Path("/src"), "my-app", "1", Path("/target"), scripts, [], dict(config or {}))
+    eps = {name: EntryPoint(name, value, "console_scripts") for name, value in scripts.items()}
+    return project.Project(Path("/src"), "my-app", "1", Path("/target"), eps, [], dict(config or {}))
 
 
 def test_several_scripts_need_entry() -> None:
@@ -177,7 +183,7 @@ def test_bad_main(bad: str) -> None:
 
 
 def test_script_with_extras_and_spaces() -> None:
-    p = proj({"app": " pkg.cli : main [extra]"})
+    p = proj({"app": "pkg.cli : main [extra]"})  # as entry_points.txt may spell it
     assert project.choose_entry(p, None, None)[1] == {"module": "pkg.cli", "attr": "main", "name": "app"}
 
 
