@@ -299,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--missing", action="store_true",
                         help="with --debian-specs: only the sources not yet cached (or not verifying)")
     parser.add_argument("--install-orig", metavar="DIR", help="copy Debian .orig tarballs from DIR into the cache")
-    parser.add_argument("--verify-cache", action="store_true", help="exit 1 unless every source is cached and verifies")
+    parser.add_argument("--verify-cache", action="store_true",
+                        help="exit non-zero unless every source is cached and verifies")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = problems or verify_cache(wanted, quiet=args.quiet)
     for p in problems:
         print(f"exxo-sources: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return SourceError.exit_code if problems else 0  # a missing or bad source: SourceError's condition
 
 
 if __name__ == "__main__":
