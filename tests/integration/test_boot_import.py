@@ -202,6 +202,7 @@ def main():
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_pkg_resources_with_setuptools_below_81(b: Builder, tmp_path: Path) -> None:
     site = pip_target(b.python, ["setuptools<81"])
     members = members_from_dir(site) + [Member("app.py", SETUPTOOLS_SMOKE)]

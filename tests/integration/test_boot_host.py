@@ -13,6 +13,7 @@ import pytest
 from exxo import archive
 
 HARNESS = Path(__file__).resolve().parents[1] / "boot_harness.py"
+pytestmark = pytest.mark.network  # markupsafe from PyPI
 APP = b'''
 import os, sys
 def main():
