@@ -116,9 +116,24 @@ def cache_root() -> Path:
 
 
 def host_python() -> str:
-    """The CPython the harness runs binaries with: EXXO_TEST_HOST_PYTHON, else the base interpreter of the one
-    running the tests (on a fresh machine the system's python3, which .venv was made from)."""
-    return os.environ.get("EXXO_TEST_HOST_PYTHON") or getattr(sys, "_base_executable", sys.executable)
+    """The CPython the harness runs binaries with: EXXO_TEST_HOST_PYTHON, else a python3.X on PATH of the
+    runtime's version (EXXO_TEST_PYTHON, 3.13), else the base interpreter of the one running the tests (on a
+    fresh machine the system's python3, which .venv was made from).
+
+    The same minor version as the runtime is preferred because a 3.11 host prints an uncaught exception's
+    traceback in C, without the source lines the boot makes readable from the binary (3.13 prints it with the
+    traceback module): test_exit_codes_and_tracebacks needs 3.13+ under the harness.
+    """
+    given = os.environ.get("EXXO_TEST_HOST_PYTHON")
+    if given:
+        return given
+    same = shutil.which("python" + os.environ.get("EXXO_TEST_PYTHON", "3.13"))
+    if same:  # maybe a pyenv shim or a symlink: the interpreter itself (the stub execs it on every run)
+        found = subprocess.run([same, "-S", "-c", "import sys; print(sys._base_executable)"],
+                               capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    return getattr(sys, "_base_executable", sys.executable)
 
 
 def fake_runtime(python: str | None = None) -> Path:
