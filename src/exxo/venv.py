@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exxo import __version__, probes
-from exxo.common import TAIL_CHARS
+from exxo.common import TAIL_CHARS, run_captured
 from exxo.errors import BuildError, InputError
 
 if TYPE_CHECKING:
@@ -140,11 +139,9 @@ def create(env: Path, runtime: Runtime, clear: bool = False) -> Path:
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    proc = subprocess.run(probes.command(runtime.python, "create_venv", str(env)), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"creating the venv {env} with {runtime.python} failed",
-                         log_tail=(proc.stdout + proc.stderr)[-TAIL_CHARS:],
-                         hint=f"fix what the message says, then: exxo venv {env} --clear")
+    run_captured(probes.command(runtime.python, "create_venv", str(env)),
+                 f"creating the venv {env} with {runtime.python}",
+                 hint=f"fix what the message says, then: exxo venv {env} --clear")
     # ensurepip finds its wheel wherever this runtime keeps it (in the stdlib zip, or beside the binary);
     # a runtime without one (built by hand, or trimmed) gets pip from PyPI instead.
     pip = subprocess.run([str(venv_python(env)), "-m", "ensurepip", "--upgrade", "--default-pip"],
@@ -178,8 +175,6 @@ def install_pip_from_pypi(python: Path, ensurepip_output: str = "") -> None:
         path = Path(tmp) / wheel["filename"]
         path.write_bytes(data)
         # A pip wheel runs from its own path (what get-pip.py does).
-        proc = subprocess.run([str(python), f"{path}/pip", "install", "--no-index", "--no-input", "-q", str(path)],
-                              capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    if proc.returncode != 0:
-        raise BuildError("installing pip into the venv failed", log_tail=(proc.stdout + proc.stderr)[-TAIL_CHARS:])
+        run_captured([python, f"{path}/pip", "install", "--no-index", "--no-input", "--disable-pip-version-check",
+                      "-q", path], "installing pip into the venv")
     print(f"exxo: pip {release['info']['version']} installed from PyPI", file=sys.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exxo import project
+from exxo import collect, project
 from exxo.errors import BuildError
 from exxo.progress import Reporter
 from tests.conftest import FIXTURES
@@ -105,3 +105,24 @@ def test_pip_failure_is_a_build_error_with_pip_output(host_venv: Path, tmp_path:
 
 
 # ---- the project directory and [tool.exxo] ------------------------------------------------------------
+
+
+def test_the_venvs_interpreter_is_asked_once_per_build(host_venv: Path, tmp_path: Path) -> None:
+    # What `exxo build` asks the venv's interpreter, through a wrapper that logs the probes it is given:
+    # its facts once (before pip, for the build isolation choice), then the bytecode; the installed metadata
+    # (the project's, then its requirements') is read from the files.
+    log = tmp_path / "probes.log"
+    wrapper = write(tmp_path / "wrapped" / "python", (
+        "#!/bin/sh\n"
+        f"for a in \"$@\"; do case $a in *'Probe: the facts'*) echo interpreter >> '{log}';;\n"
+        f"  *'Probe: byte-compile'*) echo compile >> '{log}';; esac; done\n"
+        f"exec '{host_venv / 'bin' / 'python'}' \"$@\"\n"))
+    wrapper.chmod(0o755)
+    target = tmp_path / "target"
+    target.mkdir()
+    with Reporter(tmp_path / "build.log", quiet=True) as rep:
+        proj = project.install(wrapper, copy_fixture("cli-pure", tmp_path), target, rep)
+        project.ensure_requirements(wrapper, proj, rep)
+    members, _ = collect.collect(wrapper, proj.name, first=[proj.location])
+    assert "cli_pure/__init__.py" in {m.name for m in members}
+    assert log.read_text().split() == ["interpreter", "compile"]
