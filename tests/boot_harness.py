@@ -154,11 +154,8 @@ def fake_runtime(python: str | None = None) -> Path:
     subprocess.run([python, "-I", "-S", str(MAKE_STDLIB_ZIP), libdir, f"{libdir}/{sysconfig_name}.py",
                     str(tmp_zip)], check=True, capture_output=True)
     stub = f"#!/bin/sh\nexec '{python}' -I -S '{HERE}' \"$0\" \"$@\"\n".encode()
-    tmp = final.parent / f"runtime.{os.getpid()}.tmp"
-    tmp.write_bytes(stub + tmp_zip.read_bytes())
+    common.atomic_write(final, stub + tmp_zip.read_bytes(), 0o755)
     tmp_zip.unlink()
-    tmp.chmod(0o755)
-    os.replace(tmp, final)
     return final
 
 
