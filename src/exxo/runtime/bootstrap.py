@@ -25,7 +25,7 @@ from pathlib import Path
 
 from exxo.common import GLIBC_FLOOR, cache_root
 from exxo.progress import Reporter
-from exxo.runtime import cpython, deps, sources, toolchain, validate
+from exxo.runtime import cpython, sources, toolchain, validate
 
 # The recipe code whose text decides the runtime's bytes (the orchestration in this file does not, and the
 # library pins of sources.py are hashed by value, so a comment there does not rebuild every runtime). Every
@@ -78,6 +78,8 @@ def recipe_files() -> list[str]:
 
 def recipe_inputs(source: sources.Source) -> list[str]:
     """One line per input that changes the runtime's bytes (files as their sha256): what recipe_hash hashes."""
+    from exxo.runtime import deps  # imported when needed: ~40 ms (concurrent.futures, inspect) off `exxo --help`
+
     lines = [f"source {source.version} {','.join(source.sha256s)}"]
     lines += [f"library {s.name} {s.version} {','.join(s.sha256s)}" for s in sources.libraries_for(source.version)]
     lines += [f"library-recipe {deps.RECIPE_VERSION}", f"zig {toolchain.zig_version()}", f"gcc {gcc_version()}",
@@ -181,6 +183,8 @@ def ensure_runtime(
 
 def _build(source: sources.Source, final: Path, rep: Reporter, source_override: str | None,
            jobs: int) -> Runtime:
+    from exxo.runtime import deps
+
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{source.version}-", dir=final.parent))
     staging = Path(tempfile.mkdtemp(prefix=f".new-{final.name}-", dir=final.parent))
