@@ -1,10 +1,11 @@
 """site-packages -> the zip members of the app: the project and what it requires, byte-compiled.
 
 The distributions are the project's requirement closure (markers evaluated for the runtime, extras honoured),
-read from the venv's installed metadata by the venv's own interpreter; pip, setuptools and wheel come in only
-when something requires them. Each distribution contributes the files of its RECORD that live in
-site-packages. Every `.py` is compiled by the venv's interpreter (the runtime: bytecode is version-specific)
-into `__pycache__/<mod>.<tag>.pyc`, unchecked-hash pycs so the result does not depend on file mtimes.
+read from the venv's installed metadata (its site-packages and marker environment come from the venv's own
+interpreter, probes/interpreter.py); pip, setuptools and wheel come in only when something requires them. Each
+distribution contributes the files of its RECORD that live in site-packages. Every `.py` is compiled by the
+venv's interpreter (the runtime: bytecode is version-specific; probes/compile.py) into
+`__pycache__/<mod>.<tag>.pyc`, unchecked-hash pycs so the result does not depend on file mtimes.
 """
 
 from __future__ import annotations
