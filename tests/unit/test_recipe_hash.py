@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import exxo
-from exxo.runtime import bootstrap, sources
+from exxo.runtime import bootstrap, sources, toolchain
 
 PY313 = sources.resolve("3.13")
 
@@ -92,3 +92,13 @@ def test_every_launcher_file_is_an_input() -> None:
     assert on_disk and on_disk <= set(bootstrap.recipe_files())
     lines = bootstrap.recipe_inputs(PY313)
     assert all(any(line.startswith(f"file {rel} ") for line in lines) for rel in on_disk)
+
+
+def test_the_zig_pin_stands_in_for_a_missing_zig(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An exxo binary has no ziglang: its key must still be the one the installed exxo computes.
+    installed = toolchain.zig_version()
+    assert installed != "unknown"
+    key = bootstrap.recipe_hash(PY313)
+    monkeypatch.setattr(toolchain, "zig_version", lambda: "unknown")
+    assert bootstrap.zig_version() == installed  # pyproject's ziglang==X pin, read from exxo's metadata
+    assert bootstrap.recipe_hash(PY313) == key

@@ -15,12 +15,13 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 from exxo.common import GLIBC_FLOOR, cache_root
@@ -69,6 +70,23 @@ def gcc_version() -> str:
     return (out.stdout.splitlines() or ["none"])[0].strip() if out.returncode == 0 else "none"
 
 
+def zig_version() -> str:
+    """The zig that builds the runtime: the installed `ziglang`'s version, else the one exxo's metadata pins.
+
+    An exxo binary leaves the toolchain out ([tool.exxo] exclude): with the pin it still finds the runtimes
+    that the same exxo, installed with its toolchain, built.
+    """
+    installed = toolchain.zig_version()
+    if installed != "unknown":
+        return installed
+    try:
+        requires = metadata.requires("exxo") or []
+    except metadata.PackageNotFoundError:
+        return installed
+    pins = [m.group(1) for r in requires if (m := re.fullmatch(r"ziglang\s*==\s*([\w.]+)", r.split(";")[0].strip()))]
+    return pins[0] if pins else installed
+
+
 def recipe_files() -> list[str]:
     """RECIPE_FILES and every file under launcher/ (sorted), relative to the exxo package."""
     launcher = resources.files("exxo") / "launcher"
@@ -82,7 +100,7 @@ def recipe_inputs(source: sources.Source) -> list[str]:
 
     lines = [f"source {source.version} {','.join(source.sha256s)}"]
     lines += [f"library {s.name} {s.version} {','.join(s.sha256s)}" for s in sources.libraries_for(source.version)]
-    lines += [f"library-recipe {deps.RECIPE_VERSION}", f"zig {toolchain.zig_version()}", f"gcc {gcc_version()}",
+    lines += [f"library-recipe {deps.RECIPE_VERSION}", f"zig {zig_version()}", f"gcc {gcc_version()}",
               f"target {toolchain.TARGET} cpu {toolchain.CPU} cflags {toolchain.CFLAGS}"]
     lines += [f"env {name}={knob(name)}" for name in sorted(KNOBS)]
     pkg = resources.files("exxo")
