@@ -46,8 +46,9 @@ lint: dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
+# Seconds, offline (no network, no runtime: tests/unit/conftest.py refuses tests that need them).
 unit: dev
-	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(VPY) -m pytest -q tests/unit -m "not slow" $(PYTEST_ARGS)
 
 test: runtime test-sources lint
 	EXXO_UPX=$$(bash tools/build-upx.sh) $(VPY) -m pytest -q -ra tests $(PYTEST_ARGS)

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from exxo.runtime.bootstrap import Runtime, cache_root
+from exxo.common import cache_root
+from exxo.runtime.bootstrap import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from exxo.common import cache_root
 from exxo.runtime import sources
-from exxo.runtime.bootstrap import cache_root
 
 
 def reference_python(version: str) -> Path:

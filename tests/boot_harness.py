@@ -10,8 +10,8 @@ Two halves in one file:
   bytecode in the binary must match the Python that runs this script.
 - imported by the tests, it makes binaries (`builder()`): with the real exxo runtime when one is available
   (then the binary is a real exxo binary and the harness is not involved), else with a "fake runtime" = a
-  `#!/bin/sh` stub that execs this script with a CPython 3.13, followed by a runtime zip of that CPython's
-  stdlib (written by the runtime's own make_stdlib_zip.py). `write_binary` treats the stub exactly as it treats
+  `#!/bin/sh` stub that execs this script with the host's CPython (`host_python()`), followed by a runtime zip
+  of its stdlib (written by the runtime's own make_stdlib_zip.py). `write_binary` treats the stub exactly as it treats
   a runtime's ELF part, so the zip, the manifest and the boot are the real thing.
 
 EXXO_TEST_BOOT=harness|runtime forces one of the two; EXXO_TEST_RUNTIME=/path/to/bin/python3.X picks the runtime.
@@ -20,9 +20,6 @@ EXXO_TEST_BOOT=harness|runtime forces one of the two; EXXO_TEST_RUNTIME=/path/to
 from __future__ import annotations
 
 import sys
-
-HOST_PYTHON = "/root/.pyenv/versions/3.13.0/bin/python3.13"  # dev machines only (pyenv), never in CI
-
 
 # ---- the launcher half (runs in the binary's process; built-in and frozen modules only) -------------------
 
@@ -108,19 +105,41 @@ import subprocess  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from exxo import archive  # noqa: E402
+from exxo import archive, common  # noqa: E402
 
 HERE = Path(__file__).resolve()
 MAKE_STDLIB_ZIP = HERE.parents[1] / "src" / "exxo" / "runtime" / "make_stdlib_zip.py"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "exxo" / "test-harness"
+    return common.cache_root() / "test-harness"
 
 
-def fake_runtime(python: str = HOST_PYTHON) -> Path:
-    """The stub + the stdlib zip of `python`, made once per (python, harness path, stdlib writer), cached."""
+def host_python() -> str:
+    """The CPython the harness runs binaries with: EXXO_TEST_HOST_PYTHON, else a python3.X on PATH of the
+    runtime's version (EXXO_TEST_PYTHON, 3.13), else the base interpreter of the one running the tests (on a
+    fresh machine the system's python3, which .venv was made from).
+
+    The same minor version as the runtime is preferred because a 3.11 host prints an uncaught exception's
+    traceback in C, without the source lines the boot makes readable from the binary (3.13 prints it with the
+    traceback module): test_exit_codes_and_tracebacks needs 3.13+ under the harness.
+    """
+    given = os.environ.get("EXXO_TEST_HOST_PYTHON")
+    if given:
+        return given
+    same = shutil.which("python" + os.environ.get("EXXO_TEST_PYTHON", "3.13"))
+    if same:  # maybe a pyenv shim or a symlink: the interpreter itself (the stub execs it on every run)
+        found = subprocess.run([same, "-S", "-c", "import sys; print(sys._base_executable)"],
+                               capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    return getattr(sys, "_base_executable", sys.executable)
+
+
+def fake_runtime(python: str | None = None) -> Path:
+    """The stub + the stdlib zip of `python` (default: host_python()), made once per (python, harness path,
+    stdlib writer), cached."""
+    python = python or host_python()
     key = hashlib.sha256(python.encode() + str(HERE).encode() + MAKE_STDLIB_ZIP.read_bytes()).hexdigest()[:16]
     final = cache_root() / key / "runtime"
     if final.exists():
@@ -135,11 +154,8 @@ def fake_runtime(python: str = HOST_PYTHON) -> Path:
     subprocess.run([python, "-I", "-S", str(MAKE_STDLIB_ZIP), libdir, f"{libdir}/{sysconfig_name}.py",
                     str(tmp_zip)], check=True, capture_output=True)
     stub = f"#!/bin/sh\nexec '{python}' -I -S '{HERE}' \"$0\" \"$@\"\n".encode()
-    tmp = final.parent / f"runtime.{os.getpid()}.tmp"
-    tmp.write_bytes(stub + tmp_zip.read_bytes())
+    common.atomic_write(final, stub + tmp_zip.read_bytes(), 0o755)
     tmp_zip.unlink()
-    tmp.chmod(0o755)
-    os.replace(tmp, final)
     return final
 
 
@@ -217,16 +233,16 @@ _BUILDER: Builder | None = None
 
 
 def builder() -> Builder:
-    """The real runtime when it is built, else the harness on a dev machine's CPython 3.13, else (CI) the real
-    runtime built now (cached)."""
+    """The real runtime when it is built, else the harness on the host's CPython (host_python()); with
+    EXXO_TEST_BOOT=runtime, the real runtime, built now if it is not cached."""
     global _BUILDER
     if _BUILDER is None:
         forced = os.environ.get("EXXO_TEST_BOOT")
         real = real_runtime() if forced != "harness" else None
         if real is not None:
             _BUILDER = Builder(real, real, "runtime")
-        elif forced != "runtime" and Path(HOST_PYTHON).exists():
-            _BUILDER = Builder(fake_runtime(), Path(HOST_PYTHON), "harness")
+        elif forced != "runtime":
+            _BUILDER = Builder(fake_runtime(), Path(host_python()), "harness")
         else:
             from exxo.runtime.bootstrap import ensure_runtime
 

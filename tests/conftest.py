@@ -21,6 +21,16 @@ PYTHON_VERSION = os.environ.get("EXXO_TEST_PYTHON", "3.13")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# fixture -> the marker every test using it (directly or through another fixture) gets
+FIXTURE_MARKERS = {"runtime": "runtime", "exxo_venv": "runtime", "host_venv": "network"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(set(getattr(item, "fixturenames", ())) & set(FIXTURE_MARKERS)):
+            item.add_marker(FIXTURE_MARKERS[name])
+
+
 @pytest.fixture(scope="session")
 def runtime() -> Runtime:
     # Builds the runtime when it is not cached (`make test` builds it first, so this is normally instant).

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from exxo.common import cache_root
+
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "exxo" / "test-roots"
+    return cache_root() / "test-roots"
 
 
 def apt_mirror() -> str:

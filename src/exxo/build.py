@@ -89,7 +89,7 @@ def runtime_members(runtime_exe: Path) -> list[archive.Member]:
 
 
 def _log_path(name: str) -> Path:
-    from exxo.runtime.bootstrap import cache_root
+    from exxo.common import cache_root
 
     return cache_root() / "logs" / f"build-{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 

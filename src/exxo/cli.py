@@ -7,22 +7,18 @@ this module only wires them together and turns ExxoError / KeyboardInterrupt int
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import Protocol
 
-from exxo import __version__
+from exxo import __version__, build, inspect, venv
 from exxo.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ExxoError
+from exxo.runtime import command
 
-# sub-command name -> module implementing it (imported lazily so `exxo --help` stays fast)
-COMMANDS = {
-    "bootstrap": "exxo.runtime.command",
-    "venv": "exxo.venv",
-    "build": "exxo.build",
-    "inspect": "exxo.inspect",
-}
+# The sub-command modules, in --help order. All are imported: argparse needs every sub-parser to parse a
+# command line (`exxo build` start-up is dominated by the build, not by these imports).
+COMMANDS = {"bootstrap": command, "venv": venv, "build": build, "inspect": inspect}
 
 
 class CommandModule(Protocol):
@@ -49,13 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module_name in COMMANDS.values():
-        try:
-            module = cast(CommandModule, importlib.import_module(module_name))
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # command not implemented in this build
+    modules: list[CommandModule] = list(COMMANDS.values())
+    for module in modules:
         module.add_parser(sub)
     return parser
 

@@ -1,97 +1,33 @@
 """site-packages -> the zip members of the app: the project and what it requires, byte-compiled.
 
 The distributions are the project's requirement closure (markers evaluated for the runtime, extras honoured),
-read from the venv's installed metadata by the venv's own interpreter; pip, setuptools and wheel come in only
-when something requires them. Each distribution contributes the files of its RECORD that live in
-site-packages. Every `.py` is compiled by the venv's interpreter (the runtime: bytecode is version-specific)
-into `__pycache__/<mod>.<tag>.pyc`, unchecked-hash pycs so the result does not depend on file mtimes.
+read from the venv's installed metadata (its site-packages and marker environment come from the venv's own
+interpreter, probes/interpreter.py); pip, setuptools and wheel come in only when something requires them. Each
+distribution contributes the files of its RECORD that live in site-packages. Every `.py` is compiled by the
+venv's interpreter (the runtime: bytecode is version-specific; probes/compile.py) into
+`__pycache__/<mod>.<tag>.pyc`, unchecked-hash pycs so the result does not depend on file mtimes.
 """
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import io
 import json
 import marshal
 import os
-import subprocess
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from exxo import common, probes
 from exxo.archive import Member
-from exxo.errors import BuildError, InputError
-
-_INVENTORY = r"""
-import json, sys, sysconfig, platform, os, importlib.metadata as m
-site = sysconfig.get_paths()["purelib"]
-paths = sys.argv[1:] + [site]
-dists = []
-for d in m.distributions(path=paths):
-    base = os.path.dirname(str(d._path))
-    files = d.files
-    top = d.read_text("top_level.txt")
-    dists.append({"name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
-                  "files": None if files is None else [str(f) for f in files], "base": base,
-                  "dist_info": os.path.basename(str(d._path)), "direct_url": d.read_text("direct_url.json"),
-                  "top_level": (top or "").split()})
-impl = sys.implementation
-env = {"implementation_name": impl.name,
-       "implementation_version": "%d.%d.%d" % impl.version[:3],
-       "os_name": os.name, "platform_machine": platform.machine(), "platform_release": platform.release(),
-       "platform_system": platform.system(), "platform_version": platform.version(),
-       "python_full_version": platform.python_version(), "platform_python_implementation":
-       platform.python_implementation(), "python_version": "%d.%d" % sys.version_info[:2],
-       "sys_platform": sys.platform}
-egg_links = [n for n in os.listdir(site) if n.endswith(".egg-link")] if os.path.isdir(site) else []
-print(json.dumps({"site": site, "dists": dists, "env": env, "tag": sys.implementation.cache_tag,
-                  "version": platform.python_version(), "egg_links": egg_links}))
-"""
-
-# argv[1]: cache dir ("" for none); stdin: "rel\0path\0rel\0path..."; stdout: marshal {rel: pyc bytes}.
-# The code's co_filename is `rel`: the boot rewrites it to the member's path inside the binary, and no
-# build-machine path ends up in the binary. A pyc depends only on (interpreter, rel, source), so it is cached
-# under their hash: the next build of the same app compiles only what changed.
-_COMPILE = r"""
-import hashlib, importlib.util, marshal, os, sys, tempfile
-from importlib._bootstrap_external import _code_to_hash_pyc
-cache = sys.argv[1]
-salt = importlib.util.MAGIC_NUMBER + sys.version.encode() + b"\0"
-items = sys.stdin.buffer.read().decode().split("\0")
-out = {}
-for rel, path in zip(items[0::2], items[1::2]):
-    with open(path, "rb") as f:
-        source = f.read()
-    key = hashlib.sha256(salt + rel.encode() + b"\0" + source).hexdigest()
-    cached = os.path.join(cache, key[:2], key[2:] + ".pyc") if cache else ""
-    try:
-        with open(cached, "rb") as f:
-            pyc = f.read()
-        if pyc[:4] == importlib.util.MAGIC_NUMBER and len(pyc) > 16:
-            out[rel] = pyc
-            continue
-    except OSError:
-        pass
-    try:
-        code = compile(source, rel, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        continue  # shipped as source only (e.g. templates named *.py, py2-only test data)
-    out[rel] = pyc = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)
-    if cache:
-        try:
-            os.makedirs(os.path.dirname(cached), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cached))
-            with os.fdopen(fd, "wb") as f:
-                f.write(pyc)
-            os.replace(tmp, cached)
-        except OSError:
-            pass  # a read-only or full cache only costs time
-sys.stdout.buffer.write(marshal.dumps(out))
-"""
+from exxo.errors import InputError
 
 ALWAYS_EXCLUDED = ("*.pyc", "*/__pycache__/*", "__pycache__/*", "*.dist-info/INSTALLER",
                    "*.dist-info/REQUESTED", "*.dist-info/direct_url.json")
@@ -108,20 +44,56 @@ class Inventory:
 
 
 def inventory(python: Path, first: list[Path] | None = None) -> Inventory:
-    """The distributions installed in the venv of `python`; those in `first` (dirs) shadow the venv's."""
-    argv = [str(python), "-I", "-c", _INVENTORY, *map(str, first or [])]
+    """The distributions installed in the venv of `python`; those in `first` (dirs) shadow the venv's.
+
+    The venv's interpreter is asked only what it alone knows (`interpreter_facts`, once per process); what is
+    installed is read from the metadata files here, so reading it again after pip changed it costs no child.
+    """
+    facts = interpreter_facts(python)
+    site = Path(str(facts["site"]))
+    dists: dict[str, dict[str, Any]] = {}
+    for d in read_distributions([*(first or []), site]):
+        dists.setdefault(canonicalize_name(d["name"]), d)
+    egg_links = sorted(n for n in os.listdir(site) if n.endswith(".egg-link")) if site.is_dir() else []
+    return Inventory(site, dists, dict(facts["env"]), str(facts["tag"]), str(facts["version"]), egg_links)
+
+
+def interpreter_facts(python: Path) -> dict[str, Any]:
+    """site, env, tag, version of `python` (probes/interpreter.py), asked once per interpreter file."""
+    real = python.resolve()
+    stat = real.stat() if real.exists() else None
+    return dict(_facts(str(python), None if stat is None else (stat.st_ino, stat.st_mtime_ns)))
+
+
+@functools.cache
+def _facts(python: str, identity: tuple[int, int] | None) -> dict[str, Any]:
+    # `identity` (the interpreter file's inode and mtime) is part of the cache key: a venv recreated at the
+    # same path with another runtime is asked again.
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = common.run_captured(probes.command(python, "interpreter"), f"reading the venv's interpreter {python}",
+                                   hint="recreate the venv: exxo venv DIR --clear")
     except OSError as exc:
         raise InputError(f"cannot run the venv's interpreter {python}: {exc.strerror}",
                          hint="recreate the venv: exxo venv DIR --clear") from exc
-    if proc.returncode != 0:
-        raise BuildError(f"cannot read the venv's installed packages with {python}", log_tail=proc.stderr[-2000:])
-    data = json.loads(proc.stdout)
-    dists: dict[str, dict[str, Any]] = {}
-    for d in data["dists"]:
-        dists.setdefault(canonicalize_name(d["name"]), d)
-    return Inventory(Path(data["site"]), dists, data["env"], data["tag"], data["version"], data["egg_links"])
+    facts: dict[str, Any] = json.loads(proc.stdout)
+    return facts
+
+
+def read_distributions(paths: list[Path]) -> list[dict[str, Any]]:
+    """Every distribution installed in `paths` (in path order), read from its metadata by this process: the
+    files say the same to any interpreter. `scripts`: its console scripts as importlib.metadata parses them."""
+    out = []
+    for d in metadata.distributions(path=[str(p) for p in paths]):
+        info = Path(str(d._path))  # type: ignore[attr-defined]  # the .dist-info / .egg-info directory
+        files = d.files
+        out.append({
+            "name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
+            "files": None if files is None else [str(f) for f in files], "base": str(info.parent),
+            "dist_info": info.name, "direct_url": d.read_text("direct_url.json"),
+            "top_level": (d.read_text("top_level.txt") or "").split(),
+            "scripts": {e.name: e for e in d.entry_points if e.group == "console_scripts"},
+        })
+    return out
 
 
 def closure(inv: Inventory, root: str) -> tuple[list[str], list[str]]:
@@ -276,19 +248,15 @@ def _filtered_record(data: bytes, shipped: dict[str, Path]) -> bytes:
 def pyc_cache() -> Path | None:
     if os.environ.get("EXXO_NO_PYC_CACHE"):
         return None
-    from exxo.runtime.bootstrap import cache_root
-
-    return cache_root() / "pyc"
+    return common.cache_root() / "pyc"
 
 
 def compile_sources(python: Path, sources: dict[str, Path], tag: str, cache: Path | None = None) -> list[Member]:
-    """`pkg/mod.py` -> `pkg/__pycache__/mod.<tag>.pyc`, compiled by `python` (unchecked-hash pycs), reusing
-    the pycs in `cache` made by earlier builds."""
+    """`pkg/mod.py` -> `pkg/__pycache__/mod.<tag>.pyc`, compiled by `python` (probes/compile.py: unchecked-hash
+    pycs), reusing the pycs in `cache` made by earlier builds."""
     request = "\0".join(f"{rel}\0{path}" for rel, path in sorted(sources.items()))
-    proc = subprocess.run([str(python), "-I", "-S", "-c", _COMPILE, str(cache or "")], input=request.encode(),
-                          capture_output=True)
-    if proc.returncode != 0:
-        raise BuildError("byte-compiling the app failed", log_tail=proc.stderr.decode(errors="replace")[-2000:])
+    proc = common.run_captured(probes.command(python, "compile", str(cache or ""), flags=("-I", "-S")),
+                               "byte-compiling the app", input=request.encode())
     compiled: dict[str, bytes] = marshal.loads(proc.stdout)
     members = []
     for rel, pyc in sorted(compiled.items()):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from exxo.common import atomic_write, run_captured
 from exxo.errors import BuildError
 
 
@@ -39,11 +39,6 @@ def compress_binary(path: Path) -> None:
         elf.chmod(0o755)
         # upx's default level: on the 16 MB runtime it packs within 1% of --best (6.56 vs 6.50 MB) in ~10 s,
         # where --best takes ~10 minutes.
-        proc = subprocess.run([upx, "-q", str(elf)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError("upx failed", log_tail=proc.stdout + proc.stderr)
+        run_captured([upx, "-q", elf], "upx")
         packed = elf.read_bytes()
-        out = Path(tmp) / "out"
-        out.write_bytes(archive.relocate(data[start:], packed))
-        out.chmod(0o755)
-        os.replace(out, path)
+    atomic_write(path, archive.relocate(data[start:], packed), 0o755)

@@ -68,7 +68,7 @@ class Reporter:
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._log = open(log_path, "a", encoding="utf-8")  # closed by close() / __exit__
 
     # -- output -------------------------------------------------------------
     def _elapsed(self) -> str:

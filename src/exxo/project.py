@@ -1,8 +1,8 @@
 """Read the project: build and install it with pip, then read the installed distribution's metadata.
 
 exxo never parses setup.py: any PEP 517 backend (or a legacy setup.py) is built by pip, and what is known
-about the project (name, version, console scripts, requirements) comes from its installed `.dist-info`, read by
-`importlib.metadata` inside the venv's interpreter.
+about the project (name, version, console scripts, requirements) comes from its installed `.dist-info`, read with
+`importlib.metadata` (collect.read_distributions).
 
 The project is installed non-editable into a private directory (`pip install --no-deps --target`), not over the
 venv's own copy: the usual `pip install -e .` in the venv stays editable after a build. Its requirements must
@@ -11,10 +11,9 @@ be in the venv; missing ones are installed there by pip (`ensure_requirements`).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import tomllib
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ class Project:
     name: str  # canonical distribution name
     version: str
     location: Path  # the directory pip installed the built project into (its dist-info and files)
-    scripts: dict[str, str] = field(default_factory=dict)  # console script name -> "module:attr"
+    scripts: dict[str, EntryPoint] = field(default_factory=dict)  # console script name -> its entry point
     requires: list[str] = field(default_factory=list)  # Requires-Dist, as written
     config: dict[str, Any] = field(default_factory=dict)  # [tool.exxo]
 
@@ -107,16 +106,6 @@ def _satisfied(requirements: list[str], installed: dict[str, str], env: dict[str
     return True
 
 
-_METADATA_SCRIPT = r"""
-import json, sys, importlib.metadata as m
-dists = list(m.distributions(path=[sys.argv[1]]))
-print(json.dumps([{
-    "name": d.metadata["Name"], "version": d.version, "requires": d.requires or [],
-    "scripts": {e.name: e.value for e in d.entry_points if e.group == "console_scripts"},
-} for d in dists]))
-"""
-
-
 def install(python: Path, src: Path, target: Path, reporter: Reporter) -> Project:
     """Build SRC with pip and install it (alone, non-editable) into the empty directory `target`; read it."""
     from exxo import collect
@@ -144,10 +133,7 @@ def install(python: Path, src: Path, target: Path, reporter: Reporter) -> Projec
     except BuildError as exc:
         raise BuildError(exc.message, log_tail=exc.log_tail, hint=exc.hint or "fix the error pip reports above "
                          "(`pip install .` in the venv shows it all), then run exxo build again") from exc
-    proc = subprocess.run([str(python), "-I", "-c", _METADATA_SCRIPT, str(target)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"cannot read the metadata pip installed for {src}", log_tail=proc.stderr[-2000:])
-    dists = json.loads(proc.stdout)
+    dists = collect.read_distributions([target])
     if len(dists) != 1:
         raise BuildError(f"pip installed {len(dists)} distributions for {src}, expected 1",
                          hint="report this as an exxo bug, with the build log")
@@ -205,9 +191,8 @@ def choose_entry(project: Project, entry: str | None, main: str | None) -> tuple
             hint="add one to pyproject.toml:\n  [project.scripts]\n  my-app = \"my_package.cli:main\"\n"
                  "or pass the function with --main MODULE:FUNCTION")
     else:
-        listing = "\n".join(f"  --entry {s}   ({scripts[s]})" for s in sorted(scripts))
+        listing = "\n".join(f"  --entry {s}   ({scripts[s].value})" for s in sorted(scripts))
         raise InputError(f"{project.name} has {len(scripts)} console scripts; choose the one to build",
                          hint="pick one:\n" + listing)
-    module, _, attr_spec = scripts[name].partition(":")
-    attr = attr_spec.split("[")[0].strip() or None  # "mod:func [extra]" -> func
-    return name, {"module": module.strip(), "attr": attr, "name": name}
+    script = scripts[name]  # importlib.metadata parses "mod : func [extra]"; attr is None for a bare module
+    return name, {"module": script.module, "attr": script.attr, "name": name}

@@ -1,7 +1,8 @@
 """`exxo venv ENVDIR [-p 3.13] [--clear]`: a standard virtualenv whose interpreter is the exxo runtime.
 
-The venv is made by the runtime's own `venv` module, so it is exactly what `python -m venv` makes (symlinked
-interpreter, `bin/activate*`, pip from ensurepip), plus three keys in pyvenv.cfg that `exxo build` checks:
+The venv is made by the runtime's own `venv` module (probes/create_venv.py), so it is exactly what
+`python -m venv` makes (symlinked interpreter, `bin/activate*`, pip from ensurepip), plus three keys in
+pyvenv.cfg that `exxo build` checks:
 
     exxo = <exxo version>            the venv was made by exxo (this is what `is_exxo_venv` looks for)
     exxo-python = <full version>     the runtime's CPython release
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,46 +23,12 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exxo import __version__
+from exxo import __version__, probes
+from exxo.common import TAIL_CHARS, run_captured
 from exxo.errors import BuildError, InputError
 
 if TYPE_CHECKING:
     from exxo.runtime.bootstrap import Runtime
-
-# Runs inside the runtime. Its stdlib is a zip, and `venv.EnvBuilder.setup_scripts` finds the activate scripts
-# with os.walk() on a directory beside venv/__init__.py, which finds nothing in a zip: the scripts are copied
-# out with importlib.resources first. Everything else is the stock EnvBuilder, with `python -m venv`'s defaults.
-_CREATE = r"""
-import os, shutil, sys, tempfile, venv
-from importlib import resources
-
-def copy_tree(node, dest):
-    os.makedirs(dest, exist_ok=True)
-    for child in node.iterdir():
-        target = os.path.join(dest, child.name)
-        if child.is_dir():
-            copy_tree(child, target)
-        else:
-            with open(target, "wb") as f:
-                f.write(child.read_bytes())
-
-class Builder(venv.EnvBuilder):
-    def setup_scripts(self, context):
-        here = os.path.join(os.path.dirname(os.path.abspath(venv.__file__)), "scripts")
-        if os.path.isdir(here):
-            return super().setup_scripts(context)
-        tmp = tempfile.mkdtemp(prefix="exxo-venv-scripts-")
-        try:
-            copy_tree(resources.files("venv") / "scripts", tmp)
-            self.install_scripts(context, tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-kwargs = dict(symlinks=os.name != "nt", with_pip=False)  # ensurepip is run by exxo: its output is kept
-if sys.version_info >= (3, 13):
-    kwargs["scm_ignore_files"] = {"git"}
-Builder(**kwargs).create(sys.argv[1])
-"""
 
 DEFAULT_PYTHON = "3.13"
 PYPI_PIP = "https://pypi.org/pypi/pip/json"
@@ -173,11 +139,9 @@ def create(env: Path, runtime: Runtime, clear: bool = False) -> Path:
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    proc = subprocess.run([str(runtime.python), "-I", "-c", _CREATE, str(env)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"creating the venv {env} with {runtime.python} failed",
-                         log_tail=(proc.stdout + proc.stderr)[-3000:],
-                         hint=f"fix what the message says, then: exxo venv {env} --clear")
+    run_captured(probes.command(runtime.python, "create_venv", str(env)),
+                 f"creating the venv {env} with {runtime.python}",
+                 hint=f"fix what the message says, then: exxo venv {env} --clear")
     # ensurepip finds its wheel wherever this runtime keeps it (in the stdlib zip, or beside the binary);
     # a runtime without one (built by hand, or trimmed) gets pip from PyPI instead.
     pip = subprocess.run([str(venv_python(env)), "-m", "ensurepip", "--upgrade", "--default-pip"],
@@ -202,7 +166,7 @@ def install_pip_from_pypi(python: Path, ensurepip_output: str = "") -> None:
             data = resp.read()
     except (OSError, ValueError, KeyError, StopIteration) as exc:
         raise BuildError(f"ensurepip failed and pip could not be downloaded from PyPI: {exc}",
-                         log_tail=ensurepip_output[-3000:],
+                         log_tail=ensurepip_output[-TAIL_CHARS:],
                          hint="check the network (or proxy variables), then: exxo venv ENVDIR --clear") from exc
     if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
         raise BuildError(f"{wheel['filename']} from PyPI does not match its published sha256",
@@ -211,8 +175,6 @@ def install_pip_from_pypi(python: Path, ensurepip_output: str = "") -> None:
         path = Path(tmp) / wheel["filename"]
         path.write_bytes(data)
         # A pip wheel runs from its own path (what get-pip.py does).
-        proc = subprocess.run([str(python), f"{path}/pip", "install", "--no-index", "--no-input", "-q", str(path)],
-                              capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    if proc.returncode != 0:
-        raise BuildError("installing pip into the venv failed", log_tail=(proc.stdout + proc.stderr)[-3000:])
+        run_captured([python, f"{path}/pip", "install", "--no-index", "--no-input", "--disable-pip-version-check",
+                      "-q", path], "installing pip into the venv")
     print(f"exxo: pip {release['info']['version']} installed from PyPI", file=sys.stderr)

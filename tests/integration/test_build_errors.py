@@ -1,9 +1,10 @@
-"""Every error of `exxo build`: the message, the hint and the exit code (3 build failed, 4 bad input, 2 usage)."""
+"""Every error of `exxo build` about the project, with an exxo venv: the message, the hint and the exit code
+(3 build failed, 4 bad input). Those refused before any runtime is needed (no venv, a plain venv, usage):
+tests/unit/test_cli_errors.py."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,48 +14,6 @@ from tests.integration.helpers import exxo, fixture
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr and proc.stderr.startswith(("exxo: error", "exxo: [", "----")), proc.stderr
-
-
-# ---- the venv (no runtime needed to be refused) -------------------------------------------------------
-
-
-def test_no_venv(tmp_path: Path) -> None:
-    proc = exxo("build", cwd=tmp_path)
-    assert proc.returncode == 4 and "no exxo venv" in proc.stderr and "exxo venv /tmp/env" in proc.stderr
-    no_traceback(proc)
-
-
-def test_venv_does_not_exist(tmp_path: Path) -> None:
-    proc = exxo("build", "--venv", tmp_path / "nope", cwd=tmp_path)
-    assert proc.returncode == 4 and "does not exist" in proc.stderr and "exxo venv DIR" in proc.stderr
-
-
-def test_not_a_virtualenv(tmp_path: Path) -> None:
-    proc = exxo("build", cwd=tmp_path, env={"VIRTUAL_ENV": str(tmp_path)})
-    assert proc.returncode == 4 and "not a virtualenv (no pyvenv.cfg)" in proc.stderr
-
-
-def test_plain_venv(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "env")], check=True)
-    proc = exxo("build", "--venv", tmp_path / "env", cwd=tmp_path)
-    assert proc.returncode == 4 and "not an exxo venv" in proc.stderr and "exxo venv DIR" in proc.stderr
-    no_traceback(proc)
-
-
-def test_exxo_venv_whose_runtime_is_gone(tmp_path: Path) -> None:
-    env = tmp_path / "env"
-    (env / "bin").mkdir(parents=True)
-    (env / "bin" / "python").symlink_to(tmp_path / "deleted-runtime" / "bin" / "python3.13")
-    (env / "pyvenv.cfg").write_text(f"home = {tmp_path}/deleted-runtime/bin\nexxo = 0.1.0\nexxo-python = 3.13.15\n"
-                                    f"exxo-runtime = {tmp_path}/deleted-runtime\n")
-    proc = exxo("build", "--venv", env, cwd=tmp_path)
-    assert proc.returncode == 4 and "lost its interpreter" in proc.stderr and "--clear" in proc.stderr
-
-
-def test_usage_errors(tmp_path: Path) -> None:
-    both = exxo("build", "--main", "a:b", "--entry", "x", cwd=tmp_path)
-    assert both.returncode == 2 and "not allowed with argument" in both.stderr
-    assert exxo("build", "--native", "disk", cwd=tmp_path).returncode == 2
 
 
 # ---- the project (an exxo venv needed) ----------------------------------------------------------------

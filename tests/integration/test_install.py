@@ -14,7 +14,7 @@ import pytest
 
 from exxo import __version__
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.network]  # the build backend and exxo's dependencies from PyPI
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,7 +29,8 @@ def test_wheel_installs_a_working_exxo(tmp_path: Path) -> None:
 
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("exxo/launcher/main.c", "exxo/runtime/modules.toml", "exxo/_boot/__init__.py",
-                   "exxo/_boot/zipio.py", "exxo/py.typed", f"exxo-{__version__}.dist-info/licenses/LICENSE"):
+                   "exxo/_boot/zipio.py", "exxo/py.typed", f"exxo-{__version__}.dist-info/licenses/LICENSE",
+                   "exxo/probes/interpreter.py", "exxo/probes/compile.py", "exxo/probes/create_venv.py"):
         assert needed in names, needed
     meta = email.parser.Parser().parsestr(
         zipfile.ZipFile(wheel).read(f"exxo-{__version__}.dist-info/METADATA").decode())
@@ -48,8 +49,10 @@ def test_wheel_installs_a_working_exxo(tmp_path: Path) -> None:
         out = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert out.stdout.startswith(f"exxo {__version__}"), out.stdout
-    # The installed package finds its data (the launcher source is read when a runtime is built).
-    probe = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "from exxo.runtime.cpython import launcher_source; print(len(launcher_source()) > 1000)"],
-                           capture_output=True, text=True, cwd=tmp_path)
-    assert probe.stdout.strip() == "True", probe.stderr
+    # The installed package finds its data (the launcher source is read when a runtime is built, the probes'
+    # sources when a venv's interpreter is asked its facts).
+    code = ("from exxo.runtime.cpython import launcher_source; print(len(launcher_source()) > 1000)\n"
+            "from exxo import collect; print(collect.interpreter_facts(__import__('pathlib').Path(__import__('sys')"
+            ".executable))['tag'])")
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert probe.stdout.split() == ["True", sys.implementation.cache_tag], probe.stderr

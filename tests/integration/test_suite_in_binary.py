@@ -6,10 +6,11 @@ plugin loading from the zip, importlib.resources of exxo's own package data, and
 unit tests start `sys.executable -m pip install ...`, `sys.executable -m exxo ...` and `sys.executable -c ...`
 children, which here are the binary itself acting as a Python interpreter with its zip on the path.
 
-Left out, each for a reason that is about the test, not about exxo:
-- test_collect.py, test_project.py: their fixture makes a venv with `sys._base_executable -m venv`; inside
-  the binary that venv's bin/python is a link to the app binary, which runs the app, not an interpreter
-  (re-entry is for children started by the app with sys.executable; see docs/how-it-works.md).
+Run: tests/unit and the boot tests of tests/integration (binaries built inside a binary). Left out, each for a
+reason that is about the test, not about exxo:
+- test_probes.py::test_create_venv_makes_a_standard_venv: the venv it makes with `sys.executable` has a
+  bin/python linked to the app binary, which runs the app, not an interpreter (re-entry is for children
+  started by the app with sys.executable; see docs/how-it-works.md).
 - test_boot_host.py: its harness loads a second exxo boot module into the running interpreter, which inside
   a binary already has one.
 - test_deps.py: tests of the zig toolchain, which is excluded from exxo's binary (only `exxo bootstrap` on a
@@ -26,14 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import FIXTURES, exxo
+from tests.integration.helpers import exxo, fixture
 
 pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
+RUN = ["tests/unit", *(f"tests/integration/test_boot_{name}.py" for name in ("import", "native", "reentry", "zipio"))]
 LEFT_OUT = [
-    "tests/unit/test_collect.py",
-    "tests/unit/test_project.py",
-    "tests/unit/test_boot_host.py",
+    "tests/unit/test_probes.py::test_create_venv_makes_a_standard_venv",
     "tests/unit/test_deps.py",
     "tests/unit/test_cli_errors.py::test_reference_doc_is_current",
 ]
@@ -47,11 +47,12 @@ def test_unit_suite_passes_inside_a_binary(runtime: object, tmp_path: Path) -> N
                           str(ROOT), "pytest>=8"], capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, pip.stderr
     binary = tmp_path / "bin" / "selftest"
-    proc = exxo("build", "-s", FIXTURES / "selftest-runner", "--venv", venv, "-o", binary)
+    # A temp copy: setuptools writes build/ into the project it builds.
+    proc = exxo("build", "-s", fixture("selftest-runner", tmp_path), "--venv", venv, "-o", binary)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     # Its own basetemp: the inner pytest must not prune the outer one's temp dirs.
-    args = ["-q", "-rs", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}", "tests/unit"]
+    args = ["-q", "-rs", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}", *RUN]
     args += [f"--deselect={t}" for t in LEFT_OUT]
     # HOME is a temp dir, but the source cache (which test_sources checks) is the real one.
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

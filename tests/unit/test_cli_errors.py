@@ -14,17 +14,50 @@ def exxo(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None)
                           env=full_env)
 
 
-def test_build_without_venv(tmp_path: Path) -> None:
+def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith(("exxo: error", "exxo: [", "----")), proc.stderr
+
+
+# ---- `exxo build` refuses the venv before any runtime is needed ------------------------------------------
+
+
+def test_no_venv(tmp_path: Path) -> None:
     proc = exxo("build", cwd=tmp_path)
-    assert proc.returncode == 4
-    assert "no exxo venv" in proc.stderr and "exxo venv" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 4 and "no exxo venv" in proc.stderr and "exxo venv /tmp/env" in proc.stderr
+    no_traceback(proc)
 
 
-def test_build_with_plain_venv(tmp_path: Path) -> None:
+def test_venv_does_not_exist(tmp_path: Path) -> None:
+    proc = exxo("build", "--venv", str(tmp_path / "nope"), cwd=tmp_path)
+    assert proc.returncode == 4 and "does not exist" in proc.stderr and "exxo venv DIR" in proc.stderr
+
+
+def test_not_a_virtualenv(tmp_path: Path) -> None:
+    proc = exxo("build", cwd=tmp_path, env={"VIRTUAL_ENV": str(tmp_path)})
+    assert proc.returncode == 4 and "not a virtualenv (no pyvenv.cfg)" in proc.stderr
+
+
+def test_plain_venv(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "env")], check=True)
     proc = exxo("build", "--venv", str(tmp_path / "env"), cwd=tmp_path)
-    assert proc.returncode == 4
-    assert "not an exxo venv" in proc.stderr
+    assert proc.returncode == 4 and "not an exxo venv" in proc.stderr and "exxo venv DIR" in proc.stderr
+    no_traceback(proc)
+
+
+def test_exxo_venv_whose_runtime_is_gone(tmp_path: Path) -> None:
+    env = tmp_path / "env"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").symlink_to(tmp_path / "deleted-runtime" / "bin" / "python3.13")
+    (env / "pyvenv.cfg").write_text(f"home = {tmp_path}/deleted-runtime/bin\nexxo = 0.1.0\nexxo-python = 3.13.15\n"
+                                    f"exxo-runtime = {tmp_path}/deleted-runtime\n")
+    proc = exxo("build", "--venv", str(env), cwd=tmp_path)
+    assert proc.returncode == 4 and "lost its interpreter" in proc.stderr and "--clear" in proc.stderr
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    both = exxo("build", "--main", "a:b", "--entry", "x", cwd=tmp_path)
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    assert exxo("build", "--native", "disk", cwd=tmp_path).returncode == 2
 
 
 def test_bootstrap_unknown_version() -> None:

@@ -192,7 +192,7 @@ def test_describe_configure_variables(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_real_libraries_link_and_stay_at_glibc_2_17(tc: toolchain.Toolchain, tmp_path: Path) -> None:
     """Builds (or finds, in the user's cache) every library and links them all into one program."""
-    from exxo.runtime.bootstrap import cache_root
+    from exxo.common import cache_root
 
     missing = [s.filename for s in sources.LIBRARIES.values() if not (sources.cache_dir() / s.filename).is_file()]
     if missing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -103,10 +104,21 @@ def test_libraries_for() -> None:
 
 
 def test_table_is_complete() -> None:
-    for s in [*sources.CPYTHON.values(), *sources.LIBRARIES.values()]:
-        assert s.sha256s and all(len(h) == 64 and int(h, 16) >= 0 for h in s.sha256s), s.name
+    table = [*sources.CPYTHON.values(), *sources.LIBRARIES.values()]
+    for s in table:
+        # the form hashlib's hexdigest() has, so a pinned hash can compare equal to a computed one
+        assert s.sha256s and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in s.sha256s), s.name
         assert s.license and s.debian and s.debian[2].startswith(s.debian[0] + "_"), s.name
         assert s.url.startswith("https://") or s.url == "", s.name
+    # A hash or a file name twice is a copy-paste slip: one of the two sources would never verify.
+    hashes = [h for s in table for h in s.sha256s]
+    assert len(hashes) == len(set(hashes))
+    assert len({s.filename for s in table}) == len(table)
+
+
+def test_sources_main_exits_with_source_errors_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sources.main(["--python", "3.9", "--verify-cache"]) == SourceError.exit_code
+    assert "not in exxo's pinned table" in capsys.readouterr().err
 
 
 def test_cache_filler(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
@@ -115,7 +127,7 @@ def test_cache_filler(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(sources, "_wanted", lambda python: [src])
     assert sources.main(["--debian-specs"]) == 0
     assert capsys.readouterr().out == "demo=1.0-1 demo_1.0.orig.tar.gz\n"
-    assert sources.main(["--verify-cache"]) == 1
+    assert sources.main(["--verify-cache"]) == SourceError.exit_code
     orig = tmp_path / "orig"
     orig.mkdir()
     (orig / "demo_1.0.orig.tar.gz").write_bytes(b"tarball bytes")

@@ -4,31 +4,39 @@
 
 The runtime is assembled in a temp dir beside its final place and renamed into place only once it has
 been validated, so a crash or Ctrl-C never leaves a half runtime. A second call finds it and returns at once.
-The recipe hash covers everything that changes the result: the source's sha256, the launcher, the recipe
-code, the module table and the toolchain/library recipe.
+The recipe hash covers everything that changes the result (`recipe_inputs`): the source's sha256, the library
+pins, the toolchain (zig's and gcc's versions, target, flags), the environment knobs, the launcher's files and
+the recipe code. A change to any of them builds a new runtime; a stale one is never served.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 from exxo import format as fmt
+from exxo.common import GLIBC_FLOOR, cache_root
 from exxo.progress import Reporter
-from exxo.runtime import cpython, sources, validate
+from exxo.runtime import cpython, sources, toolchain, validate
 
-# What decides the runtime's bytes (the orchestration in this file does not).
-RECIPE_FILES = ["launcher/main.c", "launcher/fsview.c", "format.py", "runtime/cpython.py",
-                "runtime/make_stdlib_zip.py", "runtime/modules.toml",
+# The recipe code whose text decides the runtime's bytes (the orchestration in this file does not, and the
+# library pins of sources.py are hashed by value, so a comment there does not rebuild every runtime). Every
+# file of launcher/ counts too, whatever its name (`recipe_files`), and the format module (the launcher is
+# compiled with the header it generates, make_stdlib_zip writes its marker).
+RECIPE_FILES = ["format.py", "runtime/cpython.py", "runtime/make_stdlib_zip.py", "runtime/modules.toml",
                 "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
-GLIBC_CAP = os.environ.get("EXXO_GLIBC_CAP", "2.17")
+# Environment variables the build reads, with the value each has when unset.
+KNOBS = {"EXXO_GLIBC_CAP": GLIBC_FLOOR, "SOURCE_DATE_EPOCH": "1700000000"}
 
 
 @dataclass(frozen=True)
@@ -49,20 +57,61 @@ class Runtime:
         return data
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "exxo"
+def knob(name: str) -> str:
+    return os.environ.get(name) or KNOBS[name]
+
+
+@functools.cache
+def gcc_version() -> str:
+    """The gcc that compiles CPython (toolchain.py's gcc-cc wrapper), asked once: the first line of
+    `gcc --version` names the distribution's build too ("gcc (Debian 12.2.0-14) 12.2.0")."""
+    try:
+        out = subprocess.run(["gcc", "--version"], capture_output=True, text=True)
+    except OSError:
+        return "none"  # the build itself then fails with the hint to install gcc
+    return (out.stdout.splitlines() or ["none"])[0].strip() if out.returncode == 0 else "none"
+
+
+def zig_version() -> str:
+    """The zig that builds the runtime: the installed `ziglang`'s version, else the one exxo's metadata pins.
+
+    An exxo binary leaves the toolchain out ([tool.exxo] exclude): with the pin it still finds the runtimes
+    that the same exxo, installed with its toolchain, built.
+    """
+    installed = toolchain.zig_version()
+    if installed != "unknown":
+        return installed
+    try:
+        requires = metadata.requires("exxo") or []
+    except metadata.PackageNotFoundError:
+        return installed
+    pins = [m.group(1) for r in requires if (m := re.fullmatch(r"ziglang\s*==\s*([\w.]+)", r.split(";")[0].strip()))]
+    return pins[0] if pins else installed
+
+
+def recipe_files() -> list[str]:
+    """RECIPE_FILES and every file under launcher/ (sorted), relative to the exxo package."""
+    launcher = resources.files("exxo") / "launcher"
+    found = sorted(f"launcher/{f.name}" for f in launcher.iterdir() if f.is_file() and not f.name.startswith("."))
+    return found + RECIPE_FILES
+
+
+def recipe_inputs(source: sources.Source) -> list[str]:
+    """One line per input that changes the runtime's bytes (files as their sha256): what recipe_hash hashes."""
+    from exxo.runtime import deps  # imported when needed: ~40 ms (concurrent.futures, inspect) off `exxo --help`
+
+    lines = [f"source {source.version} {','.join(source.sha256s)}"]
+    lines += [f"library {s.name} {s.version} {','.join(s.sha256s)}" for s in sources.libraries_for(source.version)]
+    lines += [f"library-recipe {deps.RECIPE_VERSION}", f"zig {zig_version()}", f"gcc {gcc_version()}",
+              f"target {toolchain.TARGET} cpu {toolchain.CPU} cflags {toolchain.CFLAGS}"]
+    lines += [f"env {name}={knob(name)}" for name in sorted(KNOBS)]
+    pkg = resources.files("exxo")
+    lines += [f"file {rel} {hashlib.sha256((pkg / rel).read_bytes()).hexdigest()}" for rel in recipe_files()]
+    return lines
 
 
 def recipe_hash(source: sources.Source) -> str:
-    h = hashlib.sha256()
-    h.update(f"source:{source.version}:{','.join(source.sha256s)}\n".encode())
-    pkg = resources.files("exxo")
-    for rel in RECIPE_FILES:
-        h.update(f"file:{rel}\n".encode())
-        h.update((pkg / rel).read_bytes())
-    h.update(f"glibc-cap:{GLIBC_CAP}\n".encode())
-    return h.hexdigest()[:16]
+    return hashlib.sha256("\n".join(recipe_inputs(source)).encode()).hexdigest()[:16]
 
 
 def runtime_dir(source: sources.Source) -> Path:
@@ -154,8 +203,7 @@ def ensure_runtime(
 
 def _build(source: sources.Source, final: Path, rep: Reporter, source_override: str | None,
            jobs: int) -> Runtime:
-    from exxo.runtime import deps as deps_mod
-    from exxo.runtime import toolchain as toolchain_mod
+    from exxo.runtime import deps
 
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{source.version}-", dir=final.parent))
@@ -167,10 +215,10 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
         tarball = sources.fetch(source, source_override, rep)
 
         rep.stage("toolchain")
-        tc = toolchain_mod.zig_toolchain(work / "toolchain", rep)
+        tc = toolchain.zig_toolchain(work / "toolchain", rep)
 
         rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses, libedit, uuid)")
-        built = deps_mod.build_deps(tc, jobs, rep, cache_root(), python=source.version)  # 3.13: no zstd
+        built = deps.build_deps(tc, jobs, rep, cache_root(), python=source.version)  # 3.13: no zstd
         libraries_seconds = time.monotonic() - started
         cpython.hide_dep_symbols([Path(p) / "lib" for p in built.prefixes.values()], rep)
 
@@ -179,7 +227,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
             env={**tc.env(cpython=True), **built.configure_env},
             configure_args=list(built.configure_args),
             link_libs=tc.link_libs(), wrapper_dir=tc.wrapper_dir,
-            source_date_epoch=int(os.environ.get("SOURCE_DATE_EPOCH", "1700000000")),
+            source_date_epoch=int(knob("SOURCE_DATE_EPOCH")),
             meta={"toolchain": tc.name, "components": built.components,
                   "source": {"file": tarball.name, "sha256": source.sha256s[0] if source.sha256s else None}},
         )
@@ -198,7 +246,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
         alone = work / "alone"
         alone.mkdir()
         shutil.copy2(staging / "bin" / f"python{b.minor}", alone / "python3")  # no lib/ beside it
-        report = validate.validate(elf, alone / "python3", modules, GLIBC_CAP)
+        report = validate.validate(elf, alone / "python3", modules, knob("EXXO_GLIBC_CAP"))
         rep.log(f"validator: NEEDED={report.needed} max GLIBC_{report.max_glibc}, {report.exported} exports")
         # The bootstrap's wall time (make bench reports it): libraries ~0 s when they came from the cache.
         b.meta["build_seconds"] = {"libraries": round(libraries_seconds),

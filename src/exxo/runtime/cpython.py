@@ -384,12 +384,6 @@ def install(b: Build) -> Path:
     return elf
 
 
-def built_in_modules(python: Path) -> list[str]:
-    out = subprocess.run([str(python), "-I", "-c", "import sys; print(' '.join(sys.builtin_module_names))"],
-                         capture_output=True, text=True, check=True).stdout
-    return out.split()
-
-
 def write_metadata(b: Build, report_max_glibc: str, exported: int) -> dict[str, Any]:
     builtin, excluded = module_table(b.minor)
     soabi = subprocess.run(

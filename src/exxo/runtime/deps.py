@@ -32,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exxo import common
 from exxo.errors import BuildError
 from exxo.progress import Reporter
 from exxo.runtime import sources
@@ -522,8 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="libraries built at once (default 2; 1 also measures each one's CPU time)")
     parser.add_argument("--check", action="store_true", help="then link and run a C program using every library")
     args = parser.parse_args(argv)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    root: Path = args.cache_root or Path(base) / "exxo"
+    root: Path = args.cache_root or common.cache_root()
     from exxo.runtime.toolchain import zig_toolchain
 
     log = root / "logs" / f"deps-{time.strftime('%Y%m%d-%H%M%S')}.log"

@@ -19,6 +19,8 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from exxo.common import atomic_write
+
 _AR_MAGIC = b"!<arch>\n"
 _HEADER = 60
 _STV_HIDDEN = 2
@@ -66,7 +68,5 @@ def hide_archive_symbols(src: Path, dst: Path) -> int:
         if name not in ("/", "//", "/SYM64/"):
             hidden += _hide_in_object(data, body + offset, size - offset)
         pos = body + size + (size & 1)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(bytes(data))
-    tmp.replace(dst)
+    atomic_write(dst, bytes(data))
     return hidden

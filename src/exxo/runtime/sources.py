@@ -13,15 +13,14 @@ against the Checksums-Sha256 of Debian's signed Sources index, except where a co
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from exxo.common import atomic_output, cache_root
 from exxo.errors import SourceError
 from exxo.progress import Reporter
 
@@ -125,8 +124,7 @@ def libraries_for(python_version: str | None) -> list[Source]:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "exxo" / "sources"
+    return cache_root() / "sources"
 
 
 def resolve(spec: str, explicit: str | None = None) -> Source:
@@ -189,13 +187,11 @@ def _verify(source: Source, path: Path, origin: str, reporter: Reporter | None =
 
 def _download(url: str, dest: Path, source: Source, reporter: Reporter | None) -> None:
     """Download to a temp file beside `dest`, verify it, then rename: the cache never holds a bad file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if reporter is not None:
         reporter.info(f"downloading {url}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
+    with atomic_output(dest) as tmp:
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
                 shutil.copyfileobj(resp, out)
         except (OSError, ValueError) as exc:  # URLError is an OSError; ValueError: a malformed URL
             raise SourceError(
@@ -203,11 +199,7 @@ def _download(url: str, dest: Path, source: Source, reporter: Reporter | None) -
                 hint="check the network, or pass a local tarball with --source PATH "
                      "(offline: tools/fetch-sources.sh fills the cache from Debian's source packages)",
             ) from exc
-        _verify(source, Path(tmp), url, reporter)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _verify(source, tmp, url, reporter)
 
 
 def fetch(source: Source, explicit: str | None = None, reporter: Reporter | None = None) -> Path:
@@ -290,9 +282,8 @@ def install_orig(wanted: list[Source], orig_dir: Path) -> list[str]:
         except SourceError as exc:
             problems.append(exc.message)
             continue
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.copyfile(orig, tmp)
-        tmp.replace(dest)
+        with atomic_output(dest) as tmp:
+            shutil.copyfile(orig, tmp)
         print(f"cached {dest}")
     return problems
 
@@ -308,14 +299,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--missing", action="store_true",
                         help="with --debian-specs: only the sources not yet cached (or not verifying)")
     parser.add_argument("--install-orig", metavar="DIR", help="copy Debian .orig tarballs from DIR into the cache")
-    parser.add_argument("--verify-cache", action="store_true", help="exit 1 unless every source is cached and verifies")
+    parser.add_argument("--verify-cache", action="store_true",
+                        help="exit non-zero unless every source is cached and verifies")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
         wanted = _wanted(args.python)
     except SourceError as exc:
         print(exc.render(), file=sys.stderr)
-        return 2
+        return exc.exit_code  # what `exxo bootstrap` exits with for the same error
     if args.debian_specs:
         for s in wanted:
             if s.debian and not (args.missing and not verify_cache([s], quiet=True)):
@@ -328,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = problems or verify_cache(wanted, quiet=args.quiet)
     for p in problems:
         print(f"exxo-sources: {p}", file=sys.stderr)
-    return 1 if problems else 0
+    return SourceError.exit_code if problems else 0  # a missing or bad source: SourceError's condition
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from exxo.common import GLIBC_FLOOR, cache_root, xdg_cache_home
 from exxo.errors import BuildError
 from exxo.progress import Reporter
 
-TARGET = "x86_64-linux-gnu.2.17"
+TARGET = f"x86_64-linux-gnu.{GLIBC_FLOOR}"
 # Baseline x86-64 (zig's `-mcpu=x86_64`, in the wrappers so it never reaches sysconfig, where gcc would
 # reject zig's spelling): no AVX requirement (builds for newer levels crash on older CPUs).
 CPU = "x86_64"
@@ -78,10 +79,9 @@ class Toolchain:
 
 def _zig_cache(zig: Path | None = None) -> str:
     """zig's own default cache; with `zig`, a directory of exxo's cache for that installation only."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if zig is None:
-        return os.path.join(base, "zig")
-    return os.path.join(base, "exxo", "zig", hashlib.sha256(os.fsencode(zig.resolve())).hexdigest()[:12])
+        return str(xdg_cache_home() / "zig")
+    return str(cache_root() / "zig" / hashlib.sha256(os.fsencode(zig.resolve())).hexdigest()[:12])
 
 
 def _gcc_print(flag: str, why: str) -> str:
@@ -156,10 +156,11 @@ def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
     if shutil.which("make") is None:
         raise BuildError("make is not installed", hint="install it with:\n  apt-get install make")
     # The name is part of every library's cache key: another zig version builds into other prefixes.
-    return Toolchain(f"zig-{_zig_version()}-{TARGET}", "2.17", workdir, _libgcc(), cache)
+    return Toolchain(f"zig-{zig_version()}-{TARGET}", GLIBC_FLOOR, workdir, _libgcc(), cache)
 
 
-def _zig_version() -> str:
+def zig_version() -> str:
+    """The pinned `ziglang` package's version (part of the libraries' and the runtime's cache keys)."""
     from importlib import metadata
 
     try:

@@ -23,6 +23,7 @@ from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 from packaging.version import Version
 
+from exxo.common import GLIBC_FLOOR
 from exxo.errors import ValidationError
 
 ALLOWED_NEEDED = {
@@ -78,7 +79,7 @@ def _copy_relocated(elf: ELFFile) -> set[str]:
             if r["r_info_type"] == R_X86_64_COPY}
 
 
-def inspect_elf(path: Path, glibc_cap: str = "2.17") -> Report:
+def inspect_elf(path: Path, glibc_cap: str = GLIBC_FLOOR) -> Report:
     report = Report(path)
     with open(path, "rb") as f:
         elf = ELFFile(f)
@@ -151,7 +152,7 @@ def check_imports(python: Path, modules: list[str]) -> list[str]:
     return [f"built-in module missing or broken: {line}" for line in proc.stdout.splitlines() if line]
 
 
-def validate(elf_path: Path, python: Path | None, modules: list[str], glibc_cap: str = "2.17") -> Report:
+def validate(elf_path: Path, python: Path | None, modules: list[str], glibc_cap: str = GLIBC_FLOOR) -> Report:
     """Raise ValidationError listing every problem; return the report when there is none."""
     report = inspect_elf(elf_path, glibc_cap)
     if python is not None:

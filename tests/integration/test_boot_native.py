@@ -16,6 +16,8 @@ import pytest
 from exxo.archive import Member, read_info
 from tests.boot_harness import Builder, members_from_dir, pip_target
 
+pytestmark = pytest.mark.network  # every test runs the `app` of wheels from PyPI
+
 WHEELS = ["numpy", "lxml", "pillow", "psycopg2-binary", "cryptography", "pydantic", "orjson", "markupsafe", "gevent"]
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 

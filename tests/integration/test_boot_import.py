@@ -153,14 +153,18 @@ def probe_tag(got: dict[str, object]) -> str:
     return f"cpython-3{minor}"
 
 
-def test_exit_codes_and_tracebacks(probe: Path) -> None:
+def test_exit_codes_and_tracebacks(probe: Path, b: Builder) -> None:
     assert run(probe, "return", "7").returncode == 7
     proc = run(probe, "exit-message")
     assert proc.returncode == 1 and proc.stderr.strip().endswith("goodbye from the app")
     proc = run(probe, "raise")
     assert proc.returncode == 1
-    assert "TypeError" in proc.stderr and "return x * x" in proc.stderr  # the source line, from the binary
-    assert f'File "{probe}/probe/__init__.py"' in proc.stderr
+    assert "TypeError" in proc.stderr and f'File "{probe}/probe/__init__.py"' in proc.stderr
+    if tuple(map(int, b.minor.split("."))) < (3, 13):
+        # 3.11/3.12 print an uncaught exception in C, which reads source lines only from a real file
+        # descriptor (PyObject_AsFileDescriptor on what io.open returns): not from a member of the binary.
+        pytest.xfail(f"CPython {b.minor} prints no source lines of files inside the binary")
+    assert "return x * x" in proc.stderr  # the source line, from the binary
 
 
 def test_argv_and_executable(probe: Path) -> None:
@@ -202,6 +206,7 @@ def main():
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_pkg_resources_with_setuptools_below_81(b: Builder, tmp_path: Path) -> None:
     site = pip_target(b.python, ["setuptools<81"])
     members = members_from_dir(site) + [Member("app.py", SETUPTOOLS_SMOKE)]
