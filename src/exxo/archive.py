@@ -20,7 +20,7 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -184,15 +184,6 @@ def _raw_stdlib(runtime: bytes, keep_ensurepip: bool) -> tuple[bytes, list[_Entr
     return runtime[:start], out
 
 
-def _dirs(names: Iterable[str]) -> set[str]:
-    out = set()
-    for name in names:
-        parts = name.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            out.add("/".join(parts[:i]) + "/")
-    return out
-
-
 def _check_name(name: str) -> None:
     parts = name.split("/")
     if (not name or name.startswith("/") or name.endswith("/") or "\\" in name or "\0" in name
@@ -314,7 +305,7 @@ def write_binary(
         elf_members = [e.name for e in built if e.raw[:4] == b"\x7fELF" and e.method == 0]
         facts = dict(zip(elf_members, pool.map(lambda n: elf_facts(n, own[n][0]), elf_members), strict=True))
     entries = {e.name: e for e in (*stdlib, *built)}
-    for d in _dirs(names):
+    for d in fmt.dirs_of(names):
         entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)
 
     stdlib_minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])

@@ -109,6 +109,17 @@ MAIN_SOURCE = (
     b"_exxo_boot.main_from_zip()\n"
 )
 
+def dirs_of(names: Iterable[str]) -> set[str]:
+    """The directory entries ("pkg/", "pkg/sub/") a zip of `names` carries: one for every directory that has
+    members, so namespace packages and listings need no scan."""
+    out = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]) + "/")
+    return out
+
+
 # ---- the manifest (__exxo__/manifest.json) --------------------------------------------------------------
 
 # Its top-level keys, each with what it holds (docs/design.md lists the same).

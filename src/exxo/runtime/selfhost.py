@@ -14,22 +14,13 @@ from pathlib import Path
 from exxo import format as fmt
 
 
-def _dirs(names: set[str]) -> set[str]:
-    out = set()
-    for name in names:
-        parts = name.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            out.add("/".join(parts[:i]) + "/")
-    return out
-
-
 def write_runtime(out: Path, elf: bytes, stdlib: dict[str, bytes]) -> None:
     """A bare runtime executable (kind R): `elf` + a zip of the stdlib members (for a self-hosted exxo)."""
     # The format's own members (the stdlib-index) are made here, never copied: a zip has each name once.
     names = {n for n in stdlib if not n.startswith(fmt.RESERVED_PREFIX)}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name in sorted(names | _dirs(names)):
+        for name in sorted(names | fmt.dirs_of(names)):
             info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
             if name.endswith("/"):
                 info.external_attr = (0o40755 << 16) | 0x10
