@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 import os
 from pathlib import Path
 
@@ -100,3 +101,27 @@ def test_compressed_binary_starts_and_loads_extensions(exxo_venv: Path, tmp_path
     for mode in ("memfd", "cache"):
         ran = run_clean(alone(packed, tmp_path / mode), env={"EXXO_NATIVE": mode})
         assert ran.returncode == 0 and ran.stdout.splitlines()[0] == "add 42", ran.stderr
+
+
+@pytest.mark.parametrize("cut", [1, 100, 4000, 5000])
+def test_a_binary_cut_short_says_it_is_damaged(exxo_venv: Path, tmp_path: Path, cut: int) -> None:
+    """Whatever is cut off its end (the marker, part of the zip), the file exits 126 with one line: it never
+    runs as a bare python (which would execute its first argument as a script)."""
+    binary = build(exxo_venv, fixture("cli-pure", tmp_path))
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes(binary.read_bytes()[:-cut])
+    truncated.chmod(0o755)
+    script = tmp_path / "script.py"
+    script.write_text("print('ran as python')\n")
+    ran = run_clean(truncated, str(script))
+    assert ran.returncode == 126, (ran.returncode, ran.stdout, ran.stderr)
+    assert "ran as python" not in ran.stdout and "damaged" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_every_binary_is_a_valid_zip_without_duplicate_names(exxo_venv: Path, tmp_path: Path) -> None:
+    binary = build(exxo_venv, fixture("probe-app", tmp_path))
+    with zipfile.ZipFile(binary) as zf:
+        assert zf.testzip() is None
+        names = [i.filename for i in zf.infolist()]
+    assert len(names) == len(set(names))
+    assert names[-1] == "__exxo__/manifest.json" and names[-2] == "__exxo__/index"

@@ -155,7 +155,8 @@ read_marker(const char *path, exxo_marker *m)
 }
 
 /* True when bytes follow the ELF image (its section/program header ranges) although no exxo trailer was
- * found: an exxo binary whose end was cut off. CPython's own build-tree python has nothing appended. */
+ * found: an exxo binary whose end was cut off (even by one byte of its zip). CPython's own build-tree python
+ * has nothing appended. */
 static int
 has_orphan_payload(const char *path)
 {
@@ -189,7 +190,9 @@ has_orphan_payload(const char *path)
                 end = off + filesz;
             }
         }
-        orphan = (unsigned long long)st.st_size > end + 4096;
+        /* Any byte past the ELF image: the runtime in CPython's own build tree has none, every exxo file has
+         * a zip there, so a file without a marker but with trailing bytes was cut short. */
+        orphan = (unsigned long long)st.st_size > end;
     }
     close(fd);
     return orphan;
