@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
 	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl
 
-.PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat portability dist clean
+.PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat numpy-suite portability dist clean
 
 prereqs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -62,6 +62,10 @@ bench: runtime
 # The whole package list (../shared/compat/packages.toml) -> docs/compatibility.md. `make test` runs a subset.
 compat: runtime
 	$(VPY) tests/compat/harness.py --out docs/compatibility.md
+
+# numpy's own test suite from an exxo binary and from its venv, side by side -> docs/numpy-suite.md.
+numpy-suite: runtime
+	$(VPY) tests/compat/numpy_suite.py --out docs/numpy-suite.md
 
 # The environment matrix -> docs/portability.md.
 portability: runtime
