@@ -388,15 +388,15 @@ def _valid(dir_fd, leaf, member, expected):
 
 
 def _clean_stale(dir_fd):
-    """Remove the temp files that killed cache fills left in this directory (changed over an hour ago: a
-    running fill's file is seconds old, and its ctime cannot be set back)."""
+    """Remove the temp files that killed cache fills left in this directory: written over an hour ago (a
+    running fill writes its own, then renames it, within seconds)."""
     import time
 
     now = time.time()
     for name in os.listdir(dir_fd):
         if name.endswith(".tmp"):
             try:
-                if now - os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ctime > _STALE_SECONDS:
+                if now - os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime > _STALE_SECONDS:
                     os.unlink(name, dir_fd=dir_fd)
             except OSError:
                 pass
@@ -424,17 +424,18 @@ def _write_cache_file(dir_fd, leaf, member, expected):
             while view:
                 view = view[os.write(fd, view):]
             os.fchmod(fd, 0o700)
-            if expected is not None:
-                os.utime(fd, ns=(_stamp(expected), _stamp(expected)))
-        finally:
-            os.close(fd)
-        os.replace(tmp, leaf, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
+            os.replace(tmp, leaf, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dir_fd)
+            except OSError:
+                pass
+            raise
+        # Stamped once in place: a temp file keeps the mtime of its last write, so an old one is a dead fill's.
+        if expected is not None:
+            os.utime(fd, ns=(_stamp(expected), _stamp(expected)))
+    finally:
+        os.close(fd)
 
 
 def file_path(member):

@@ -1,0 +1,51 @@
+"""The member checks of `exxo build` at unit level: a real 4 GiB member is not built here (it would need 4 GiB
+of memory and minutes of hashing), but the check sees a real 4 GiB buffer: a sparse file mapped with mmap."""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import pytest
+
+from exxo.archive import ZIP_LIMIT, Member
+from exxo.checks import check_members, defines
+from exxo.errors import EXIT_INPUT, InputError
+
+
+def test_a_member_of_4_gib_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(ZIP_LIMIT + 1)  # 4 GiB: one byte more than the zip's 32-bit size field holds
+    with open(big, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        with pytest.raises(InputError) as info:
+            check_members([Member("pkg/small.txt", b"x"), Member("pkg/data/big.bin", data)])  # type: ignore[arg-type]
+    assert info.value.exit_code == EXIT_INPUT
+    assert "pkg/data/big.bin is 4.0 GiB: an exxo binary cannot hold a file of 4 GiB or more" in info.value.message
+    assert 'exclude = ["pkg/data/big.bin"]' in (info.value.hint or "")
+
+
+def test_the_largest_member_that_fits_passes(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(ZIP_LIMIT)
+    with open(big, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        check_members([Member("pkg/big.bin", data)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("def main(): pass", True),
+    ("x = 1", False),
+    ("if True:\n    def main(): pass", True),
+    ("try:\n    from a import main\nexcept ImportError:\n    main = None", True),
+    ("for main in []: pass", True),
+    ("def f():\n    def main(): pass", False),  # not at module level
+    ("main: int = 3", True),
+    ("from x import *", None),  # cannot be told without running it
+    ("def __getattr__(name): pass", None),
+    ("globals()['main'] = print", None),
+    ("def f():\n    global main\n    main = 1", None),
+    ("def f(:", None),
+])
+def test_defines(source: str, expected: bool | None) -> None:
+    assert defines(source, "main") is expected
