@@ -146,17 +146,26 @@ class Setup:
                                 str(self.app)])
         return [subprocess.run(argv, capture_output=True, text=True, cwd=self.home, timeout=120) for _ in range(n)]
 
-    def attack(self, parent: Path, name: str, target: Path) -> tuple[subprocess.Popen[bytes], Path, Path]:
-        stop, count = self.work / "marks" / f"stop-{name}", self.work / "marks" / f"count-{name}"
+    def shared(self, mode: int) -> Path:
+        path = self.work / "shared"
+        path.mkdir()
+        path.chmod(mode)
+        return path
+
+    def race(self, parent: Path, name: str, target: Path, cache_home: Path, n: int,
+             env: dict[str, str] | None = None) -> tuple[list[subprocess.CompletedProcess[str]], int]:
+        """n starts of the victim while the attacker swaps parent/name for a symlink to target; (results, swaps).
+        No start may have run the planted code."""
+        stop, count = self.work / "marks" / "stop", self.work / "marks" / "count"
         loop = subprocess.Popen(as_user(ATTACKER, ["/usr/bin/python3", "-I", "-c", ATTACK, str(parent), name,
                                                    str(target), str(stop), str(count)]))
-        return loop, stop, count
-
-    @staticmethod
-    def stop(loop: subprocess.Popen[bytes], stop: Path, count: Path) -> int:
-        stop.write_text("")
-        assert loop.wait(timeout=60) == 0
-        return int(count.read_text())
+        try:
+            results = self.starts(cache_home, n, env)
+        finally:
+            stop.write_text("")
+            assert loop.wait(timeout=60) == 0
+        assert not self.marker.exists(), self.marker.read_text()
+        return results, int(count.read_text())
 
 
 def assert_fell_back(results: list[subprocess.CompletedProcess[str]]) -> None:
@@ -170,18 +179,10 @@ def assert_fell_back(results: list[subprocess.CompletedProcess[str]]) -> None:
 def test_exxo_dir_made_by_another_user(work: Path, binary: Path) -> None:
     # A sticky shared directory (like /tmp) as XDG_CACHE_HOME, where the attacker made exxo/ first, mode 0777.
     s = Setup(work, binary)
-    shared = work / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
+    shared = s.shared(0o1777)
     exxo_dir = shared / "exxo"
     subprocess.run(as_user(ATTACKER, ["mkdir", "-m", "0777", str(exxo_dir)]), check=True)
-    planted = s.plant(work / "planted-root")
-    loop = s.attack(exxo_dir, s.build_id, planted)
-    try:
-        results = s.starts(shared, STARTS)
-    finally:
-        swaps = Setup.stop(*loop)
-    assert not s.marker.exists(), s.marker.read_text()
+    results, swaps = s.race(exxo_dir, s.build_id, s.plant(work / "planted-root"), shared, STARTS)
     assert swaps > 0  # the attacker really was swapping while the victim started
     assert_fell_back(results)
     # exxo/ is the attacker's; a start that resolved the path while the attacker's symlink was in place found
@@ -197,17 +198,10 @@ def test_exxo_dir_made_by_another_user(work: Path, binary: Path) -> None:
 def test_shared_cache_dir_writable_by_others(work: Path, binary: Path) -> None:
     # XDG_CACHE_HOME itself writable by everyone, no sticky bit: the attacker swaps exxo/ below it.
     s = Setup(work, binary)
-    shared = work / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
+    shared = s.shared(0o777)
     planted = s.plant(work / "planted-exxo" / s.build_id).parent
     os.lchown(planted, ATTACKER, ATTACKER)
-    loop = s.attack(shared, "exxo", planted)
-    try:
-        results = s.starts(shared, STARTS)
-    finally:
-        swaps = Setup.stop(*loop)
-    assert not s.marker.exists(), s.marker.read_text()
+    results, swaps = s.race(shared, "exxo", planted, shared, STARTS)
     assert swaps > 0
     assert_fell_back(results)
     # (a start that resolved the path while exxo/ was the attacker's symlink names the attacker's directory)
@@ -219,18 +213,10 @@ def test_own_cache_in_a_sticky_directory_is_used(work: Path, binary: Path) -> No
     # The victim's own cache dir inside a sticky shared directory: used (the attacker can neither rename nor
     # replace it), and the cache file is the victim's, checked and loaded by fd.
     s = Setup(work, binary)
-    shared = work / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
+    shared = s.shared(0o1777)
     own = shared / "victim-cache"
     subprocess.run(as_user(VICTIM, ["mkdir", "-m", "0700", str(own)]), check=True)
-    planted = s.plant(work / "planted-own")
-    loop = s.attack(shared, "victim-cache", planted)
-    try:
-        results = s.starts(own, 50, {"EXXO_NATIVE": "cache"})
-    finally:
-        Setup.stop(*loop)
-    assert not s.marker.exists(), s.marker.read_text()
+    results, _swaps = s.race(shared, "victim-cache", s.plant(work / "planted-own"), own, 50, {"EXXO_NATIVE": "cache"})
     for r in results:
         assert r.returncode == 0 and r.stdout.startswith("add 42\n"), r.stderr
         assert "warning" not in r.stderr
