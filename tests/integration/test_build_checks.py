@@ -65,6 +65,23 @@ def test_read_only_output_directory(exxo_venv: Path, tmp_path: Path) -> None:
     assert only_outputs(ro) == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_venv_in_a_directory_of_another_user() -> None:
+    # As an ordinary user (uid 4242) in a directory of root's, mode 0755; pytest's tmp dirs are root's 0700.
+    import tempfile
+
+    theirs = Path(tempfile.mkdtemp(prefix="exxo-theirs-", dir="/tmp"))
+    try:
+        theirs.chmod(0o755)
+        proc = subprocess.run(["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", "env", "-i",
+                               "PATH=/usr/bin:/bin", f"HOME={theirs}", sys.executable, "-m", "exxo", "venv",
+                               str(theirs / "env")], capture_output=True, text=True, cwd="/", timeout=120)
+        refused(proc, 5, f"cannot write the venv {theirs}/env: the directory {theirs} is not writable by you")
+        assert only_outputs(theirs) == []
+    finally:
+        shutil.rmtree(theirs)
+
+
 def test_output_that_is_a_directory(exxo_venv: Path, tmp_path: Path) -> None:
     src = fixture("cli-pure", tmp_path)
     out = tmp_path / "out"
