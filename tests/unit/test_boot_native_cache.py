@@ -87,10 +87,23 @@ def test_symlinks_and_foreign_modes_are_not_trusted(app: Path, tmp_path: Path) -
     assert leaf.stat().st_mode & 0o777 == 0o700
 
 
-@pytest.mark.parametrize(("mode", "used"), [(0o777, False), (0o775, False), (0o1777, True), (0o755, True)])
-def test_a_directory_above_the_cache(app: Path, tmp_path: Path, mode: int, used: bool) -> None:
+@pytest.mark.parametrize(("mode", "group", "used"), [
+    (0o777, None, False), (0o775, 4343, False), (0o1777, None, True), (0o755, None, True),
+    (0o775, None, True),  # group-writable by the user's own private group (umask 002): only the user
+])
+def test_a_directory_above_the_cache(app: Path, tmp_path: Path, mode: int, group: int | None, used: bool) -> None:
+    import grp
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    if group is None and mode == 0o775 and grp.getgrgid(os.getgid()).gr_name != me:
+        pytest.skip("this user has no private group")
+    if group is not None and os.geteuid() != 0:
+        pytest.skip("giving a directory to another group needs root")
     shared = tmp_path / "shared"
     shared.mkdir()
+    if group is not None:
+        os.chown(shared, -1, group)
     shared.chmod(mode)
     base = shared / "mine"
     base.mkdir(mode=0o700)

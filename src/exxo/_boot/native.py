@@ -14,14 +14,15 @@ derived from its hash: a later start trusts a file whose size and mtime still ma
 every start), anything else is verified again, and rewritten if it does not match.
 No other user can put code there: the root is opened component by component from `/` without following
 symlinks, and refused when a directory on the way belongs to someone else (but root) or is writable by others
-(without the sticky bit, above the root; at all, from the root down). Directories below it are opened with
-`dir_fd`, files with O_NOFOLLOW and checked through their fd (regular, ours, size, stamp), and the loader opens
-them under /proc/<pid>/fd/<root fd>/, so no path above the root is resolved again. A refused root: the next
-mode (with a warning), or, forced, an ImportError that says why. Temp files of killed fills are removed by the
-next fill of their directory once an hour old.
+(without the sticky bit, above the root; at all, from the root down; the user's private group is not
+others). Directories below it are opened with `dir_fd`, files with O_NOFOLLOW and checked through their fd
+(regular, ours, size, stamp), and the loader opens them under /proc/<pid>/fd/<root fd>/, so no path above the
+root is resolved again. A refused root: the next mode (with a warning), or, forced, an ImportError that says
+why. Temp files of killed fills are removed by the next fill of their directory once an hour old.
 
 The ladder: the manifest's mode first (exxo build --native), then the other one, then an ImportError naming
-both failures. EXXO_NATIVE=memfd|cache forces one mode and disables the fallback.
+both failures. EXXO_NATIVE=memfd|cache forces one mode and disables the fallback; any other value stops the
+binary at start (exit 78).
 """
 
 import os
@@ -239,14 +240,30 @@ def _check_dir(fd, path, private):
     st = os.fstat(fd)
     uid = os.getuid()
     mode = st.st_mode & 0o7777
+    shared = mode & 0o002 or (mode & 0o020 and not _own_group(st.st_gid))
     if private:
-        if st.st_uid != uid or mode & 0o022:
+        if st.st_uid != uid or shared:
             raise _unsafe(path, "is not a private directory of this user (owner uid %d, mode %o)"
                           % (st.st_uid, mode))
     elif st.st_uid not in (0, uid):
         raise _unsafe(path, "belongs to another user (uid %d)" % st.st_uid)
-    elif mode & 0o022 and not mode & 0o1000:
+    elif shared and not mode & 0o1000:
         raise _unsafe(path, "is writable by other users without the sticky bit (mode %o)" % mode)
+
+
+def _own_group(gid):
+    """Whether group `gid` is this user's private group (a group of the user's name, no other member: what a
+    umask of 002 makes group-writable on most distributions), so group write permission is ours alone."""
+    if gid != os.getgid():
+        return False
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(gid)
+        return group.gr_name == pwd.getpwuid(os.getuid()).pw_name and not set(group.gr_mem) - {group.gr_name}
+    except (ImportError, KeyError, OSError):
+        return False
 
 
 def _open_dir(parent, name, path, private, flags=_DIR_FLAGS):
