@@ -204,8 +204,8 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
                 ") that exxo cannot ship: pip install them normally"
         raise InputError(f"{root} needs distributions that are not installed in the venv: {', '.join(missing)}",
                          hint=hint)
-    patterns = ALWAYS_EXCLUDED + tuple(exclude or ())
     roots = [p.resolve() for p in (python.parent.parent, *(first or ()))]  # the venv, the project's install
+    patterns = ALWAYS_EXCLUDED + tuple(exclude or ())
     files: dict[str, Path] = {}  # member name -> file on disk
     for name in names:
         dist = inv.dists[name]

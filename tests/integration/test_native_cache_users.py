@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.runtime,
                                  reason="needs root and setpriv (util-linux) to run as two users")]
 
 VICTIM, ATTACKER = 4242, 4343
-STARTS = 200
+STARTS = 500  # against the old check-then-open code, 200 starts caught the swap in some runs only
 
 PLANTED_C = r"""
 #include <fcntl.h>
