@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,22 +15,31 @@ from typing import Any
 from exxo.archive import ZIP_LIMIT, Member
 from exxo.errors import BuildError, InputError
 
+_SITE = re.compile(r"lib/python3\.\d+/site-packages/")
+
+
+def site_relative(name: str) -> str:
+    """A member name as a path relative to site-packages (members may sit under lib/python3.X/site-packages/)."""
+    match = _SITE.match(name)
+    return name[match.end():] if match else name
+
 
 def check_members(members: Sequence[Member]) -> None:
     """Every member's name must be UTF-8 (zip names are) and its size below 4 GiB (no zip64)."""
     for m in members:
+        rel = site_relative(m.name)
         try:
             m.name.encode("utf-8")
         except UnicodeEncodeError:
-            shown = os.fsencode(m.name)
+            shown = os.fsencode(rel)
             raise InputError(f"the file name {shown!r} in site-packages is not UTF-8: names inside an exxo binary "
                              "must be (zip member names)",
                              hint="rename the file to a UTF-8 name, or leave it out: [tool.exxo] exclude = "
-                                  f"[\"{os.path.dirname(m.name) or '.'}/*\"] (a glob)") from None
+                                  f"[\"{os.path.dirname(rel) or '.'}/*\"] (a glob)") from None
         if len(m.data) > ZIP_LIMIT:
-            raise InputError(f"{m.name} is {len(m.data) / 2**30:.1f} GiB: an exxo binary cannot hold a file of "
+            raise InputError(f"{rel} is {len(m.data) / 2**30:.1f} GiB: an exxo binary cannot hold a file of "
                              "4 GiB or more (its zip has no zip64 extension)",
-                             hint=f"leave it out ([tool.exxo] exclude = [\"{m.name}\"]) and ship it beside the "
+                             hint=f"leave it out ([tool.exxo] exclude = [\"{rel}\"]) and ship it beside the "
                                   "binary, or have the app fetch it")
 
 
@@ -49,13 +59,14 @@ for path in sys.argv[1:]:
 
 def own_sources(members: Sequence[Member], location: Path) -> list[str]:
     """The members that are the project's own Python sources (pip installed them into `location`)."""
-    return [m.name for m in members if m.name.endswith(".py") and (location / m.name).is_file()]
+    rels = (site_relative(m.name) for m in members)
+    return [rel for rel in rels if rel.endswith(".py") and (location / rel).is_file()]
 
 
 def check_own_code(python: Path, members: Sequence[Member], location: Path, tag: str) -> None:
     """The project's own modules must compile with the runtime: collect ships a file that does not compile as
     source only (data named *.py in a dependency), which for the project's code means a binary that fails."""
-    names = {m.name for m in members}
+    names = {site_relative(m.name) for m in members}
     broken = []
     for rel in own_sources(members, location):
         parent, _, leaf = rel.rpartition("/")
@@ -154,7 +165,7 @@ def check_entry(python: Path, members: Sequence[Member], entry: dict[str, Any], 
     """The entry point must exist in the binary: its module among the members (or in the stdlib), a package
     run as __main__ must have one, and a function of the project's own module must be defined there."""
     module, attr = entry["module"], entry.get("attr")
-    names = {m.name for m in members}
+    names = {site_relative(m.name) for m in members}
     rel, package = _module_files(names, module, tag)
     what = f"{module}:{attr}" if attr else module
     if rel is None:

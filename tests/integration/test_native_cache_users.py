@@ -110,7 +110,7 @@ class Setup:
         self.app.chmod(0o755)
         info = read_info(self.app)
         self.build_id = info["build_id"]
-        self.member = next(n for n in info["elf"] if n.startswith("cext_app/_fast."))
+        self.member = next(n for n in info["elf"] if ("/" + n).rpartition("/cext_app/")[2].startswith("_fast."))
         self.marker = work / "marks" / "marker"
         self.marker.parent.mkdir()
         self.marker.parent.chmod(0o777)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exxo.archive import ZIP_LIMIT, Member
-from exxo.checks import check_members, defines
+from exxo.checks import check_members, defines, site_relative
 from exxo.errors import EXIT_INPUT, InputError
 
 
@@ -49,3 +49,12 @@ def test_the_largest_member_that_fits_passes(tmp_path: Path) -> None:
 ])
 def test_defines(source: str, expected: bool | None) -> None:
     assert defines(source, "main") is expected
+
+
+def test_names_under_the_site_packages_prefix() -> None:
+    assert site_relative("lib/python3.13/site-packages/pkg/mod.py") == "pkg/mod.py"
+    assert site_relative("pkg/mod.py") == "pkg/mod.py"
+    assert site_relative("lib/python3.13/json/__init__.pyc") == "lib/python3.13/json/__init__.pyc"
+    with pytest.raises(InputError) as info:
+        check_members([Member("lib/python3.13/site-packages/pkg/caf\udce9.txt", b"")])
+    assert info.value.message.startswith("the file name b'pkg/caf\\xe9.txt' in site-packages is not UTF-8")
