@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from exxo.archive import ZIP_LIMIT, Member
+from exxo.archive import Member
 from exxo.errors import BuildError, InputError
+
+SIZE_LIMIT = 0xFFFFFFFF  # a member's size must fit the zip's 32-bit fields: the archive writer has no zip64
 
 _SITE = re.compile(r"lib/python3\.\d+/site-packages/")
 
@@ -36,7 +38,7 @@ def check_members(members: Sequence[Member]) -> None:
                              "must be (zip member names)",
                              hint="rename the file to a UTF-8 name, or leave it out: [tool.exxo] exclude = "
                                   f"[\"{os.path.dirname(rel) or '.'}/*\"] (a glob)") from None
-        if len(m.data) > ZIP_LIMIT:
+        if len(m.data) > SIZE_LIMIT:
             raise InputError(f"{rel} is {len(m.data) / 2**30:.1f} GiB: an exxo binary cannot hold a file of "
                              "4 GiB or more (its zip has no zip64 extension)",
                              hint=f"leave it out ([tool.exxo] exclude = [\"{rel}\"]) and ship it beside the "

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from exxo.archive import ZIP_LIMIT, Member
-from exxo.checks import check_members, defines, site_relative
+from exxo.archive import Member
+from exxo.checks import SIZE_LIMIT, check_members, defines, site_relative
 from exxo.errors import EXIT_INPUT, InputError
 
 
 def test_a_member_of_4_gib_is_refused(tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
-        f.truncate(ZIP_LIMIT + 1)  # 4 GiB: one byte more than the zip's 32-bit size field holds
+        f.truncate(SIZE_LIMIT + 1)  # 4 GiB: one byte more than the zip's 32-bit size field holds
     with open(big, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         with pytest.raises(InputError) as info:
             check_members([Member("pkg/small.txt", b"x"), Member("pkg/data/big.bin", data)])  # type: ignore[arg-type]
@@ -28,7 +28,7 @@ def test_a_member_of_4_gib_is_refused(tmp_path: Path) -> None:
 def test_the_largest_member_that_fits_passes(tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
-        f.truncate(ZIP_LIMIT)
+        f.truncate(SIZE_LIMIT)
     with open(big, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         check_members([Member("pkg/big.bin", data)])  # type: ignore[arg-type]
 
