@@ -18,13 +18,33 @@ import pytest
 from exxo.archive import Member, read_info
 from tests.boot_harness import Builder, members_from_dir, pip_target
 
-APP = b"import markupsafe, markupsafe._speedups\ndef main():\n    print(markupsafe.escape('<a>'))\n"
+APP = b"""import os, sys, time, markupsafe, markupsafe._speedups
+def main():
+    if sys.argv[1:] != ["fork"]:
+        print(markupsafe.escape('<a>'))
+        return
+    if os.fork():  # the parent exits at once; its /proc entry goes with it
+        os._exit(0)
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.01)
+    import ctypes  # a library not loaded yet: the loader opens it by the path the boot gives it
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(__file__), "extra", "libcopy.so"))
+        text = "child loaded %s" % bool(lib.PyInit__speedups)
+    except OSError as exc:
+        text = "child failed: %s" % exc
+    with open(os.environ["OUT"], "w") as f:
+        f.write(text + "\\n")
+"""
 
 
 @pytest.fixture(scope="module")
 def app(b: Builder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = pip_target(b.python, ["markupsafe"])
     members = members_from_dir(site) + [Member("probe.py", APP)]
+    speedups = next(m for m in members if re.fullmatch(r"markupsafe/_speedups\..*\.so", m.name))
+    members.append(Member("extra/libcopy.so", speedups.data))  # loaded by a forked child only
     return b.build(tmp_path_factory.mktemp("cache") / "app", members, "probe:main", native="cache")
 
 
@@ -58,6 +78,20 @@ def test_loaded_through_the_root_fd(app: Path, tmp_path: Path) -> None:
     assert any(re.search(r'openat\(AT_FDCWD, "/proc/\d+/fd/\d+/markupsafe/_speedups\.[^"]+\.so"', c) for c in so), so
     assert not any(str(tmp_path / "c") in c for c in so)  # never by the cache's own path
     assert any('openat(AT_FDCWD, "/", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY)' in c for c in opens)
+
+
+def test_a_forked_child_outlives_its_parent(app: Path, tmp_path: Path) -> None:
+    # The loader's paths name the root fd under /proc/<pid>: a forked child renames them to its own pid.
+    out = tmp_path / "out"
+    proc = subprocess.run([str(app), "fork"], env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OUT": str(out),
+                                                   "XDG_CACHE_HOME": str(tmp_path / "c"), "EXXO_NATIVE": "cache"},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for _ in range(500):
+        if out.exists() and out.read_text().endswith("\n"):
+            break
+        time.sleep(0.02)
+    assert out.read_text() == "child loaded True\n"
 
 
 def test_relative_xdg_cache_home_is_ignored(app: Path, tmp_path: Path) -> None:
