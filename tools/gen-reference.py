@@ -90,7 +90,8 @@ def render() -> str:
                            "`__main__`) or whose own code does not compile; a file the binary cannot hold (a name "
                            "that is not UTF-8, 4 GiB or more, a symlink out of the venv)",
         errors.EXIT_OUTPUT: "the output cannot be written: its directory is not writable (or read-only), a parent is "
-                            "a file, or the output path is a directory (binary or venv; refused before anything is written)",
+                            "a file, or the output path is a directory (binary or venv; refused before anything is "
+                            "written)",
         errors.EXIT_INTERNAL: "internal error (a bug in exxo); `EXXO_DEBUG=1` shows the traceback",
         errors.EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing half-written is left behind",
     }
