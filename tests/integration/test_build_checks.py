@@ -148,6 +148,18 @@ def test_non_utf8_file_name(exxo_venv: Path, site_dir: Path, tmp_path: Path) -> 
     assert only_outputs(out) == []
 
 
+@pytest.mark.slow
+def test_a_file_of_4_gib(exxo_venv: Path, site_dir: Path, tmp_path: Path) -> None:
+    # A real one (sparse: no disk used), read by the build like any file: 4 GiB of memory for a few seconds.
+    with open(site_dir / "big.bin", "wb") as f:
+        f.truncate(4 * 2**30)
+    out = tmp_path / "out"
+    proc = exxo("build", "-s", with_include(fixture("cli-pure", tmp_path)), "--venv", exxo_venv, "-o", out / "app")
+    refused(proc, 4, "exxo_test_odd/big.bin is 4.0 GiB: an exxo binary cannot hold a file of 4 GiB or more",
+            'exclude = ["exxo_test_odd/big.bin"]')
+    assert only_outputs(out) == []
+
+
 def test_symlink_out_of_the_venv(exxo_venv: Path, site_dir: Path, tmp_path: Path) -> None:
     (site_dir / "passwd").symlink_to("/etc/passwd")
     proc = exxo("build", "-s", with_include(fixture("cli-pure", tmp_path)), "--venv", exxo_venv,

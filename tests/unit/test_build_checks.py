@@ -1,5 +1,5 @@
-"""The member checks of `exxo build` at unit level: a real 4 GiB member is not built here (it would need 4 GiB
-of memory and minutes of hashing), but the check sees a real 4 GiB buffer: a sparse file mapped with mmap."""
+"""The member checks of `exxo build` at unit level: the 4 GiB check on a real 4 GiB buffer that costs no memory
+(a sparse file mapped with mmap); tests/integration/test_build_checks.py builds with a real 4 GiB file (slow)."""
 
 from __future__ import annotations
 
