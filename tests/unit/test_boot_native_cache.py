@@ -23,9 +23,9 @@ def main():
     if sys.argv[1:] != ["fork"]:
         print(markupsafe.escape('<a>'))
         return
+    parent = os.getpid()
     if os.fork():  # the parent exits at once; its /proc entry goes with it
         os._exit(0)
-    parent = os.getppid()
     while os.getppid() == parent:
         time.sleep(0.01)
     import ctypes  # a library not loaded yet: the loader opens it by the path the boot gives it

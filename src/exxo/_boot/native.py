@@ -269,19 +269,17 @@ def _own_group(gid):
 def _open_dir(parent, name, path, private, flags=_DIR_FLAGS):
     """The directory `name` in the directory fd `parent`, created (0700) if missing, opened without following
     a symlink, and checked (_check_dir)."""
-    for attempt in (0, 1):
+    try:
         try:
             fd = os.open(name, flags, dir_fd=parent)
-            break
         except FileNotFoundError:
-            if attempt:
-                raise
             try:
                 os.mkdir(name, 0o700, dir_fd=parent)
             except FileExistsError:
                 pass
-        except OSError as exc:  # ELOOP: a symlink; ENOTDIR: a file
-            raise OSError(exc.errno, exc.strerror, path) from None
+            fd = os.open(name, flags, dir_fd=parent)
+    except OSError as exc:  # EACCES, EROFS; ELOOP: a symlink; ENOTDIR: a file
+        raise OSError(exc.errno, exc.strerror, path) from None
     try:
         _check_dir(fd, path, private)
     except BaseException:
