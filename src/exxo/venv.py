@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exxo import __version__
-from exxo.errors import BuildError, InputError, check_writable_dir
+from exxo.errors import BuildError, InputError
 
 if TYPE_CHECKING:
     from exxo.runtime.bootstrap import Runtime
@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         version = read_config(Path.cwd()).get("python", DEFAULT_PYTHON)
     if _existing(env, version, args.clear):
         return 0
+    from exxo.errors import check_writable_dir
+
     check_writable_dir(env if env.is_dir() else env.parent, f"the venv {env}")  # before a bootstrap of minutes
     from exxo.runtime.bootstrap import ensure_runtime
 
