@@ -33,8 +33,8 @@ The same settings as `exxo build`'s flags; flags override them.
 
 | variable | read by | meaning |
 |---|---|---|
-| `EXXO_NATIVE` | the binary | `memfd` or `cache`: force the native-code loading mode |
-| `XDG_CACHE_HOME` | exxo, the binary | cache root (default `~/.cache`): runtimes, sources, deps, native cache |
+| `EXXO_NATIVE` | the binary | `memfd` or `cache`: force the native-code loading mode (no fallback); any other value: the binary exits 78 |
+| `XDG_CACHE_HOME` | exxo, the binary | cache root (default `~/.cache`; a relative path is ignored, as the XDG spec says): runtimes, sources, deps, native cache. The binary refuses a native cache another user could write into (a directory on the way owned by someone else but root, or writable by others without the sticky bit) and loads from memory instead, with a warning |
 | `SSL_CERT_FILE`, `SSL_CERT_DIR` | the runtime | CA bundle; when unset and OpenSSL's own dir has none, the launcher uses the system's well-known bundle |
 | `EXXO_PYTHON` | the binary | internal: `1` makes one child a Python interpreter (set by the binary itself for `sys.executable` children, removed at start) |
 | `SOURCE_DATE_EPOCH` | exxo build | timestamp for zip entries (reproducible builds) |
@@ -63,7 +63,9 @@ the ELF facts of native members.
 
 The app's own: the entry function's return value or `SystemExit`; 1 on an uncaught exception (traceback
 printed), 130 on Ctrl-C as CPython. 126: the binary is damaged (truncated or corrupt trailer/boot code); the
-message names the file and says to rebuild it.
+message names the file and says to rebuild it. 78: `EXXO_NATIVE` is set to something other than `memfd` or
+`cache` (the message says so). Native code that cannot be loaded in any mode is an `ImportError` of the app
+(exit 1), naming each mode's reason.
 """
 
 
@@ -83,7 +85,13 @@ def render() -> str:
         errors.EXIT_ERROR: "a failure reported with a message and a hint",
         errors.EXIT_USAGE: "bad command line",
         errors.EXIT_BUILD: "building the runtime or the app failed (the log's last lines and its path are shown)",
-        errors.EXIT_INPUT: "bad input: a project, venv, source tarball or binary exxo cannot use",
+        errors.EXIT_INPUT: "bad input: a project, venv, source tarball or binary exxo cannot use; a project whose "
+                           "entry point cannot start (a module or function that is not there, a package without "
+                           "`__main__`) or whose own code does not compile; a file the binary cannot hold (a name "
+                           "that is not UTF-8, 4 GiB or more, a symlink out of the venv)",
+        errors.EXIT_OUTPUT: "the output cannot be written: its directory is not writable (or read-only), a parent is "
+                            "a file, or the output path is a directory (binary or venv; refused before anything is "
+                            "written)",
         errors.EXIT_INTERNAL: "internal error (a bug in exxo); `EXXO_DEBUG=1` shows the traceback",
         errors.EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing half-written is left behind",
     }

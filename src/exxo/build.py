@@ -8,8 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from exxo import archive, collect, project
-from exxo.errors import InputError
+from exxo import archive, checks, collect, project
+from exxo.errors import InputError, OutputError, check_writable_dir
 from exxo.progress import Reporter
 from exxo.venv import is_exxo_venv, read_cfg, venv_python
 
@@ -40,8 +40,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "runtime with the project and its dependencies appended.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-s", "--source", type=Path, default=Path("."), metavar="SRC", help="project directory (.)")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output file, or a directory to write <script name> into (default: SRC/dist/<script name>)")
+    p.add_argument("-o", "--output",
+                   help="output file, or a directory to write <script name> into (an existing one, or any path "
+                        "ending in /) (default: SRC/dist/<script name>)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--main", metavar="MOD:FUNC", help="run this function instead of a console script")
     group.add_argument("--entry", metavar="NAME", help="the console script to build (when there are several)")
@@ -88,6 +89,43 @@ def runtime_members(runtime_exe: Path) -> list[archive.Member]:
     return out
 
 
+STALE_SECONDS = 3600
+
+
+def requested_output(given: str | None, src: Path, config: dict[str, object]) -> tuple[Path, bool]:
+    """(path, whether it is a directory to write <script name> into) from -o (relative to the current
+    directory) or [tool.exxo] output (relative to the project); a path ending in / is a directory."""
+    if given is None and isinstance(config.get("output"), str):
+        given, base = str(config["output"]), src
+    else:
+        base = Path.cwd()
+    if not given:
+        return src / "dist", True
+    path = (base / given).absolute()
+    return path, given.endswith("/") or path.is_dir()
+
+
+def final_output(path: Path, is_dir: bool, name: str) -> Path:
+    output = path / name if is_dir else path
+    if output.is_dir():
+        raise OutputError(f"cannot write the binary {output}: it is a directory",
+                          hint="remove it, or choose another output: -o FILE, or -o DIR/ to write DIR/<script name>")
+    check_writable_dir(output.parent, f"the binary {output}")
+    return output
+
+
+def remove_stale_temps(output: Path) -> None:
+    """The temp files a killed `exxo build` left beside the output (the writer's .<name>.*.tmp), once an hour
+    old: a build running now writes its own all the time."""
+    now = time.time()
+    for tmp in output.parent.glob(f".{output.name}.*.tmp"):
+        try:
+            if now - tmp.lstat().st_mtime > STALE_SECONDS:
+                tmp.unlink()
+        except OSError:
+            pass
+
+
 def _log_path(name: str) -> Path:
     from exxo.common import cache_root
 
@@ -110,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
                          hint=f"make a venv for it: exxo venv DIR -p {wanted}, then exxo build --venv DIR")
     native = args.native or config.get("native", "memfd")
     compress = args.compress if args.compress is not None else bool(config.get("compress", False))
-    if compress:  # fail before the (slow) pip build
+    out_path, out_is_dir = requested_output(args.output, src, config)
+    check_writable_dir(out_path if out_is_dir else out_path.parent,  # fail before the (slow) pip build
+                       f"the binary {out_path / '<script name>' if out_is_dir else out_path}")
+    if compress:
         from exxo.compress import find_upx
 
         find_upx()
@@ -118,9 +159,7 @@ def run(args: argparse.Namespace) -> int:
         rep.stage(f"pip: building {src}")
         proj = project.install(python, src, Path(tmp), rep)
         name, entry = project.choose_entry(proj, args.entry, args.main)
-        output = args.output.absolute() if args.output else src / config.get("output", f"dist/{name}")
-        if output.is_dir():  # -o ~/bin/ -> ~/bin/<script name>
-            output = output / name
+        output = final_output(out_path, out_is_dir, name)
         project.ensure_requirements(python, proj, rep)
         rep.stage(f"collecting {proj.name} and its requirements")
         members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"),
@@ -131,9 +170,19 @@ def run(args: argparse.Namespace) -> int:
         embed = bool(config.get("embed-runtime", False))
         if embed:
             members += runtime_members(runtime_exe)
+        checks.check_members(members)
+        checks.check_own_code(python, members, proj.location, inv.tag)
+        checks.check_entry(python, members, entry, proj.location, inv.tag, proj.name)
         rep.stage(f"writing {output}")
-        info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot, boot_modules,
-                                    keep_ensurepip=embed)
+        remove_stale_temps(output)
+        try:
+            info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot,
+                                        boot_modules, keep_ensurepip=embed)
+        except OSError as exc:
+            if not str(exc.filename or "").startswith(str(output.parent)):
+                raise
+            raise OutputError(f"cannot write the binary {output}: {exc.strerror or exc}",
+                              hint="choose another output path (-o), or fix what the message says") from exc
         if compress:
             from exxo.compress import compress_binary
 

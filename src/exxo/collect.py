@@ -176,6 +176,7 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
                 ") that exxo cannot ship: pip install them normally"
         raise InputError(f"{root} needs distributions that are not installed in the venv: {', '.join(missing)}",
                          hint=hint)
+    roots = [p.resolve() for p in (python.parent.parent, *(first or ()))]  # the venv, the project's install
     patterns = ALWAYS_EXCLUDED + tuple(exclude or ())
     files: dict[str, Path] = {}  # site-packages-relative name -> file on disk
     data_files: dict[str, Path] = {}  # prefix-relative name (share/..., etc/...) -> file on disk
@@ -194,14 +195,14 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
                     data_files.setdefault(outside, base / rel)
                 continue
             if (base / rel).is_file():
-                files.setdefault(rel, base / rel)
+                files.setdefault(rel, _inside(base / rel, [base.resolve(), *roots]))
     for pattern in include or ():
         matched = [p for p in inv.site.glob(pattern) if p.is_file()]
         if not matched:
             raise InputError(f"[tool.exxo] include pattern {pattern!r} matches no file in {inv.site}",
                              hint="patterns are relative to site-packages, e.g. include = [\"mypkg/data/*\"]")
         for p in matched:
-            files.setdefault(p.relative_to(inv.site).as_posix(), p)
+            files.setdefault(p.relative_to(inv.site).as_posix(), _inside(p, [inv.site.resolve(), *roots]))
     members = [Member(rel, _filtered_record(files[rel].read_bytes(), files) if rel.endswith(".dist-info/RECORD")
                       else files[rel].read_bytes()) for rel in sorted(files)]
     sources = {rel: path for rel, path in files.items() if rel.endswith(".py")}
@@ -231,6 +232,16 @@ def prefix_relative(base: Path, rel: str, version: str) -> str | None:
         if not inside.startswith(("../", "/")) and inside != ".." and not inside.startswith(_PREFIX_SKIPPED):
             return inside
     return None
+
+
+def _inside(path: Path, roots: list[Path]) -> Path:
+    """`path`, when it is (or links to) a file inside `roots` (its site-packages, the venv, the project's
+    install): a symlink to anything outside (/etc/passwd) is refused, never embedded."""
+    real = path.resolve()
+    if not any(real.is_relative_to(root) for root in roots):
+        raise InputError(f"{path} is a symlink to {real}, outside the venv: exxo embeds only files of the venv",
+                         hint="replace the link by a copy of the file, or leave it out with [tool.exxo] exclude")
+    return path
 
 
 def _filtered_record(data: bytes, shipped: dict[str, Path]) -> bytes:

@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         version = read_config(Path.cwd()).get("python", DEFAULT_PYTHON)
     if _existing(env, version, args.clear):
         return 0
+    from exxo.errors import check_writable_dir
+
+    check_writable_dir(env if env.is_dir() else env.parent, f"the venv {env}")  # before a bootstrap of minutes
     from exxo.runtime.bootstrap import ensure_runtime
 
     runtime = ensure_runtime(version)
