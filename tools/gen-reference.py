@@ -37,6 +37,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `XDG_CACHE_HOME` | exxo, the binary | cache root (default `~/.cache`; a relative path is ignored, as the XDG spec says): runtimes, sources, deps, native cache. The binary refuses a native cache another user could write into (a directory on the way owned by someone else but root, or writable by others without the sticky bit) and loads from memory instead, with a warning |
 | `SSL_CERT_FILE`, `SSL_CERT_DIR` | the runtime | CA bundle; when unset and OpenSSL's own dir has none, the launcher uses the system's well-known bundle |
 | `EXXO_PYTHON` | the binary | internal: `1` makes one child a Python interpreter (set by the binary itself for `sys.executable` children, removed at start) |
+| `EXXO_CWD` | the binary | internal: the working directory inside the binary that a child exec'ed from there inherits (the kernel's cannot be inside a file); the binary takes it back and removes it at start |
 | `SOURCE_DATE_EPOCH` | exxo build | timestamp for zip entries (reproducible builds) |
 | `EXXO_UPX` | exxo build `-c` | path of the upx executable (default: `upx` or `upx-ucl` on PATH; `bash tools/build-upx.sh` builds one and prints its path) |
 | `EXXO_NO_PYC_CACHE` | exxo build | set: do not reuse byte-compiled files from `~/.cache/exxo/pyc` (content-addressed; on by default) |
@@ -55,15 +56,18 @@ Everything else the binary ignores like `python -I`: `PYTHONPATH`, `PYTHONHOME`,
 MANIFEST = """
 ## Manifest format
 
-See [design.md](design.md): the binary's zip ends with a 74-byte comment locating the boot code and the JSON
-manifest (`format` 1): exxo and Python versions, entry point, build id, native mode, the index of members and
-the ELF facts of native members.
+See [design.md](design.md), defined once in `src/exxo/format.py`: the binary's zip ends with a 74-byte comment
+locating the boot code and the JSON manifest (`format` 2): exxo and Python versions, entry point, build id,
+native mode, the index of members (with each member's CRC-32) and the ELF facts of native members; the binary
+index before the manifest serves the launcher's file-system view. The app's members sit under
+`lib/python3.X/site-packages/`, data installed outside it (`share/`, `etc/`) at its prefix-relative path.
 
 ## Exit codes of a built binary
 
 The app's own: the entry function's return value or `SystemExit`; 1 on an uncaught exception (traceback
-printed), 130 on Ctrl-C as CPython. 126: the binary is damaged (truncated or corrupt trailer/boot code); the
-message names the file and says to rebuild it. 78: `EXXO_NATIVE` is set to something other than `memfd` or
+printed), 130 on Ctrl-C as CPython. 126: the binary is damaged (truncated, cut by even one byte, a corrupt
+trailer, member index, manifest or boot code); one line names the file and says to rebuild or re-copy it. A
+member whose bytes do not match its CRC-32 when it is read is an `OSError` (EIO) naming the member. 78: `EXXO_NATIVE` is set to something other than `memfd` or
 `cache` (the message says so). Native code that cannot be loaded in any mode is an `ImportError` of the app
 (exit 1), naming each mode's reason.
 """
