@@ -62,6 +62,7 @@ bench: runtime
 # The whole package list (../shared/compat/packages.toml) -> docs/compatibility.md. `make test` runs a subset.
 compat: runtime
 	$(VPY) tests/compat/harness.py --out docs/compatibility.md
+	$(VPY) tests/compat/jupyterlab_page.py
 
 # numpy's own test suite from an exxo binary and from its venv, side by side -> docs/numpy-suite.md.
 numpy-suite: runtime
