@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -43,6 +44,25 @@ def find_upx() -> str | None:
 
 def mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} MB"
+
+
+FS_LOOP = ("import os, tempfile, time\nf = tempfile.NamedTemporaryFile()\np = f.name\nt = time.perf_counter()\n"
+           "for _ in range(100000): os.stat(p)\nfor _ in range(100000): os.close(os.open(p, 0))\n"
+           "print(time.perf_counter() - t)")
+
+
+def fs_outside_rows(binary: Path, python: Path, env: dict[str, str], runs: int) -> list[str]:
+    """Paths outside the binary through the mounted file-system view vs the bare runtime (not mounted)."""
+    argv = {"bare runtime (reference)": ([str(python), "-I", "-c", FS_LOOP], env),
+            "binary (view mounted)": ([str(binary), "-I", "-c", FS_LOOP], env | {"EXXO_PYTHON": "1"})}
+    times: dict[str, list[float]] = {name: [] for name in argv}
+    for round_ in range(max(5, runs // 4) + 1):  # round 0: warm-up
+        for name, (cmd, cmd_env) in argv.items():
+            out = subprocess.run(cmd, env=cmd_env, capture_output=True, text=True, check=True).stdout
+            if round_:
+                times[name].append(float(out.strip().splitlines()[-1]))
+    return ratio_rows("stat+open outside (in-process)", {k: statistics.median(v) for k, v in times.items()},
+                      "bare runtime (reference)")
 
 
 def run(runtime: Runtime, runs: int) -> Section:
@@ -86,6 +106,10 @@ def run(runtime: Runtime, runs: int) -> Section:
             extra = medians[UPX] - medians[MEMFD]
             notes.append(f"- `-c` start-up cost ({label}, memfd): {extra * 1000:+.1f} ms, "
                          f"{medians[UPX] / medians[MEMFD]:.3f}x the uncompressed binary.")
+    rows += fs_outside_rows(binary, python, env, runs)
+    notes.append("- `stat+open outside`: 100k os.stat and 100k open+close of a file outside the binary, loop timed "
+                 "in-process: the binary (its file-system view mounted; a `sys.executable` child, i.e. the "
+                 "interpreter mode) vs the bare runtime. Goal (issue 11): <= 1.02x.")
     notes[:0] = [
         f"Start-up (run to exit) of two apps built with exxo from one exxo venv (CPython {runtime.version}), "
         "benchmarks/apps.py;",
