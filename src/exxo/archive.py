@@ -16,7 +16,6 @@ import json
 import os
 import struct
 import subprocess
-import tempfile
 import time
 import zipfile
 import zlib
@@ -29,6 +28,7 @@ from typing import Any, BinaryIO
 
 from exxo import __version__
 from exxo import format as fmt
+from exxo.common import atomic_output
 from exxo.errors import InputError
 
 # The format's names, from the one module that defines them (docs/design.md).
@@ -267,6 +267,34 @@ def compile_boot(python: Path) -> tuple[bytes, dict[str, bytes]]:
     return init, {f"{BOOT_MODULES}{k}.pyc": v for k, v in compiled.items()}
 
 
+def _write_members(zw: _ZipWriter, entries: dict[str, _Entry], facts: dict[str, Any],
+                   header: dict[str, Any]) -> dict[str, Any]:
+    """Every member in name order, then the binary index, the manifest and the marker; returns the manifest."""
+    files: dict[str, list[int]] = {}  # zip-relative offsets: the zip can move (upx) without rewriting
+    for name in sorted(entries):
+        e = entries[name]
+        files[name] = [zw.add(e), len(e.raw), e.size, e.method, int(name.endswith("/")), e.crc]
+    # The launcher's file-system view reads this index (every member written so far).
+    index = fmt.encode_index(files, executable=facts)
+    index_entry = _Entry(fmt.INDEX_NAME, index, 0, zlib.crc32(index), len(index), 0o100644)
+    files[fmt.INDEX_NAME] = [zw.add(index_entry), len(index), len(index), 0, 0, index_entry.crc]
+    zw.hash.update(json.dumps([header["entry"], header["native"], header["python"]], sort_keys=True).encode())
+    manifest: dict[str, Any] = header | {
+        "build_id": zw.hash.hexdigest()[:32],
+        "files": files,
+        "elf": facts,
+        "manifest_at": zw.pos + fmt.LOCAL_HEADER + len(MANIFEST),  # its local header has no extra field
+    }
+    data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    at = zw.add(_Entry(MANIFEST, data, 0, zlib.crc32(data), len(data), 0o100644))
+    assert at == manifest["manifest_at"]
+    # The launcher finds the index from the marker alone: it ends where the manifest's header begins.
+    assert fmt.index_end(at) == files[fmt.INDEX_NAME][fmt.F_OFFSET] + len(index)
+    boot = files[BOOT]
+    zw.finish(marker(fmt.KIND_APP, (zw.base + boot[fmt.F_OFFSET], boot[fmt.F_SIZE]), (zw.base + at, len(data))))
+    return manifest
+
+
 def write_binary(
     out: Path,
     runtime_exe: Path,
@@ -309,48 +337,16 @@ def write_binary(
         entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)
 
     stdlib_minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    header = {"format": fmt.FORMAT_VERSION, "exxo_version": __version__, "python": python_info, "entry": entry,
+              "native": native_mode, "stdlib_prefix": f"lib/python{stdlib_minor}"}
+    with atomic_output(out) as tmp:
+        with open(tmp, "wb") as f:
             f.write(elf)
             zw = _ZipWriter(f, len(elf), date)
-            files: dict[str, list[int]] = {}  # zip-relative offsets: the zip can move (upx) without rewriting
-            for name in sorted(entries):
-                e = entries[name]
-                files[name] = [zw.add(e), len(e.raw), e.size, e.method, int(name.endswith("/")), e.crc]
-            # The launcher's file-system view reads this index (every member written so far).
-            index = fmt.encode_index(files, executable=facts)
-            index_entry = _Entry(fmt.INDEX_NAME, index, 0, zlib.crc32(index), len(index), 0o100644)
-            files[fmt.INDEX_NAME] = [zw.add(index_entry), len(index), len(index), 0, 0, index_entry.crc]
-            zw.hash.update(json.dumps([entry, native_mode, python_info], sort_keys=True).encode())
-            manifest: dict[str, Any] = {
-                "format": fmt.FORMAT_VERSION,
-                "exxo_version": __version__,
-                "python": python_info,
-                "entry": entry,
-                "build_id": zw.hash.hexdigest()[:32],
-                "native": native_mode,
-                "stdlib_prefix": f"lib/python{stdlib_minor}",
-                "files": files,
-                "elf": facts,
-                "manifest_at": zw.pos + 30 + len(MANIFEST),  # its local header has no extra field
-            }
-            data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-            at = zw.add(_Entry(MANIFEST, data, 0, zlib.crc32(data), len(data), 0o100644))
-            assert at == manifest["manifest_at"]
-            # The launcher finds the index from the marker alone: it ends where the manifest's header begins.
-            assert fmt.index_end(at) == files[fmt.INDEX_NAME][fmt.F_OFFSET] + len(index)
-            boot = files[BOOT]
-            zw.finish(marker(b"A", (len(elf) + boot[0], boot[2]), (len(elf) + at, len(data))))
+            manifest = _write_members(zw, entries, facts, header)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o755)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     _fsync_dir(out.parent)
     return BinaryInfo(out, manifest["build_id"], len(elf), zw.pos, len(entries) + 2)
 

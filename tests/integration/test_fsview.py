@@ -7,8 +7,10 @@ Python (the app installed there as a user would) must give the same answers, so 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,34 @@ def test_the_checks_pass_in_the_binary(binary: Path, mode: str, tmp_path: Path) 
     assert got == expected(str(got.pop("file")))
     exited = run_clean(binary, "exit", "3", env=env)
     assert exited.returncode == 3, exited.stderr
+
+
+# The same checks where a one-file tool usually breaks: /tmp mounted noexec, a read-only root, HOME unset.
+# The binary sits outside /tmp (a tmpfs over /tmp would hide it) and outside the read-only mount's reach of
+# anything it needs: nothing is written at start, in either native mode.
+ENVIRONMENTS = {
+    "noexec /tmp": "mount -t tmpfs -o noexec,nosuid tmpfs /tmp && exec \"$@\"",
+    "read-only root": "mount --bind / / && mount -o remount,bind,ro / && exec \"$@\"",
+}
+
+
+@pytest.fixture(scope="module")
+def outside_tmp(binary: Path) -> Iterator[Path]:
+    where = Path.home() / ".cache" / "exxo" / "test-fsview" / str(os.getpid())
+    where.mkdir(parents=True, exist_ok=True)
+    target = where / binary.name
+    shutil.copy2(binary, target)
+    yield target
+    shutil.rmtree(where, ignore_errors=True)
+
+
+@pytest.mark.parametrize("where", [*ENVIRONMENTS, "HOME unset"])
+def test_the_checks_pass_in_hostile_environments(outside_tmp: Path, where: str) -> None:
+    env = ["env", "-i", "PATH=/usr/bin:/bin", "EXXO_NATIVE=memfd"]
+    if where == "read-only root":  # the app's own copy-out check needs a writable temp dir (as in a venv)
+        env.append("TMPDIR=/dev/shm")
+    wrap = ["unshare", "--mount", "--fork", "sh", "-c", ENVIRONMENTS[where], "sh"] if where in ENVIRONMENTS else []
+    proc = subprocess.run([*wrap, *env, str(outside_tmp)], capture_output=True, text=True, cwd="/", timeout=300)
+    assert proc.returncode == 0, (where, proc.stderr)
+    got = parse(proc.stdout)
+    assert got == expected(str(got.pop("file"))), where

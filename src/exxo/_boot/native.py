@@ -479,15 +479,6 @@ def file_path(member):
             _errors[current] = str(exc)
 
 
-def load_library(member, mode_flags=None):
-    """dlopen a bundled library (RTLD_LOCAL by default) with its bundled dependencies."""
-    import ctypes
-
-    path = file_path(member)
-    preload_dependencies(member)
-    return ctypes.CDLL(path, mode=mode_flags if mode_flags is not None else os.RTLD_LOCAL)
-
-
 def _patch_ctypes(module):
     from _exxo_boot import zipio
 
