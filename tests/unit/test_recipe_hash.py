@@ -96,9 +96,9 @@ def test_every_launcher_file_is_an_input() -> None:
 
 def test_the_zig_pin_stands_in_for_a_missing_zig(monkeypatch: pytest.MonkeyPatch) -> None:
     # An exxo binary has no ziglang: its key must still be the one the installed exxo computes.
-    installed = toolchain.zig_version()
-    assert installed != "unknown"
+    # (Run inside an exxo binary, as test_suite_in_binary does, ziglang really is missing: both keys are the pin's.)
     key = bootstrap.recipe_hash(PY313)
     monkeypatch.setattr(toolchain, "zig_version", lambda: "unknown")
-    assert bootstrap.zig_version() == installed  # pyproject's ziglang==X pin, read from exxo's metadata
+    pinned = bootstrap.zig_version()  # pyproject's ziglang==X, read from exxo's installed metadata
+    assert pinned != "unknown" and pinned[0].isdigit()
     assert bootstrap.recipe_hash(PY313) == key
