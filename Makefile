@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
 	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl
 
-.PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat numpy-suite portability dist clean
+.PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat numpy-suite fuzz portability dist clean
 
 prereqs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -67,6 +67,10 @@ compat: runtime
 # numpy's own test suite from an exxo binary and from its venv, side by side -> docs/numpy-suite.md.
 numpy-suite: runtime
 	$(VPY) tests/compat/numpy_suite.py --out docs/numpy-suite.md
+
+# Seeded fuzz of a built binary and of `exxo inspect` (10,000 cases); `make test` runs a 1,000-case slice.
+fuzz: runtime
+	$(VPY) tests/fuzz/fuzz_binary.py --cases 10000
 
 # The environment matrix -> docs/portability.md.
 portability: runtime

@@ -245,6 +245,10 @@ def c_header() -> str:
     lines += ["#define EXXO_FIELD_AT_%d %d" % (i, at) for i, at in enumerate(FIELD_AT)]
     lines += ["#define EXXO_INDEX_MAGIC \"%s\"" % INDEX_MAGIC.decode(),
               "#define EXXO_INDEX_FOOTER %d" % INDEX_FOOTER,
+              "#define EXXO_BOOT_NAME \"%s\"" % BOOT_NAME,
+              "#define EXXO_INDEX_NAME \"%s\"" % INDEX_NAME,
+              "#define EXXO_MANIFEST_NAME \"%s\"" % MANIFEST_NAME,
+              "#define EXXO_LOCAL_HEADER %d" % LOCAL_HEADER,
               "#define EXXO_MANIFEST_HEADER %d /* its local header + name */" % (LOCAL_HEADER + len(MANIFEST_NAME)),
               "#define EXXO_INDEX_RECORD %d" % INDEX_RECORD,
               "#define EXXO_INDEX_DIR %d" % INDEX_DIR,

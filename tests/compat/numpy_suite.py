@@ -20,7 +20,8 @@ import textwrap
 from pathlib import Path
 
 EXXO = [sys.executable, "-m", "exxo"]
-PYTEST_ARGS = ["--pyargs", "numpy", "-q", "-p", "no:cacheprovider", "-rfE", "--ignore-glob=*f2py*",
+# f2py's test modules fail to import without a Fortran toolchain (the same 31 in a venv): collected past.
+PYTEST_ARGS = ["--pyargs", "numpy", "-q", "-p", "no:cacheprovider", "-rfE", "--continue-on-collection-errors",
                "-k", "not f2py", "-W", "ignore::DeprecationWarning"]
 
 

@@ -51,17 +51,22 @@ def read_member(name):
         try:
             data = zlib.decompress(data, -15, size)
         except zlib.error as exc:
-            raise DamagedBinary("%s cannot be inflated (%s)" % (name, exc)) from None
+            _damaged_member("%s cannot be inflated (%s)" % (name, exc))
     if len(data) != size or zlib.crc32(data) != crc:
-        raise DamagedBinary("%s does not match its checksum" % name)
+        _damaged_member("the member %s does not match its checksum" % name)
     return data
 
 
-class DamagedBinary(OSError):
-    """A member's bytes are not what the index says: the file was damaged or cut after it was built."""
+def _damaged_member(why):
+    """A member's bytes are not what the index says (the file was damaged or cut after it was built): stop
+    at once, whoever asked -- running damaged bytecode can crash the interpreter, and an app must not go on
+    with wrong data or swallow the error (docs/reference.md: exit 126)."""
+    import os
 
-    def __init__(self, what):
-        super().__init__(5, "exxo: %s is damaged: %s; rebuild or re-copy it" % (EXE, what))
+    try:
+        _damaged(EXE, why)
+    except SystemExit:
+        os._exit(126)
 
 
 def _pread(size, offset):
@@ -92,7 +97,7 @@ def _load_boot_module(name):
 
 
 def _damaged(exe, why):
-    """Every damaged-binary path ends here: one line, exit 126 (docs/reference.md)."""
+    """A damaged manifest at start: one line, exit 126 (docs/reference.md)."""
     sys.stderr.write("exxo: %s: damaged binary (%s); rebuild it with `exxo build` or copy it again\n" % (exe, why))
     sys.stderr.flush()
     raise SystemExit(126)

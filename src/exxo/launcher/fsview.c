@@ -542,8 +542,11 @@ fail:
     free(out);
     close(m);
     if (err == EIO) {
-        fprintf(stderr, "exxo: %s: the member %.*s is damaged (its bytes do not match the index); rebuild or "
-                "re-copy the binary\n", fs.exe, (int)e->name_len, e->name);
+        /* A damaged binary stops here, whoever asked (docs/reference.md: exit 126), rather than serve wrong
+         * bytes or let the caller trip over them. */
+        fprintf(stderr, "exxo: %s: damaged binary (the member %.*s does not match its checksum); rebuild it "
+                "with `exxo build` or copy it again\n", fs.exe, (int)e->name_len, e->name);
+        _exit(126);
     }
     errno = err;
     return -1;
@@ -1484,8 +1487,6 @@ exxo_seekdir(DIR *d, long loc)
     real_seekdir(d, loc);
 }
 
-/* ---- mounting ----------------------------------------------------------------------------------- */
-
 static int
 pread_all(int fd, void *buf, size_t n, uint64_t offset)
 {
@@ -1502,6 +1503,51 @@ pread_all(int fd, void *buf, size_t n, uint64_t offset)
     }
     return 0;
 }
+
+/* 1 when the stored zip member whose data lies at [offset, offset + size) of `fd` is intact: its local header
+ * names `name` and records the CRC-32 of those bytes (how the index and the manifest, which no index lists,
+ * are checked before anything uses them). */
+static int
+fs_local_member_intact(int fd, const char *name, uint64_t offset, uint64_t size)
+{
+    size_t nlen = strlen(name);
+    unsigned char hdr[EXXO_LOCAL_HEADER + 64];
+    if (nlen > 64 || offset < EXXO_LOCAL_HEADER + nlen || size > 0xFFFFFFFFu ||
+        pread_all(fd, hdr, EXXO_LOCAL_HEADER + nlen, offset - EXXO_LOCAL_HEADER - nlen) != 0) {
+        return 0;
+    }
+    if (memcmp(hdr, "PK\003\004", 4) != 0 || (hdr[26] | hdr[27] << 8) != (int)nlen || hdr[28] || hdr[29] ||
+        memcmp(hdr + EXXO_LOCAL_HEADER, name, nlen) != 0 || rd32(hdr + 18) != size || rd32(hdr + 22) != size) {
+        return 0;
+    }
+    unsigned char buf[1 << 15];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (uint64_t done = 0; done < size;) {
+        size_t want = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
+        if (pread_all(fd, buf, want, offset + done) != 0) {
+            return 0;
+        }
+        crc = crc32(crc, buf, (uInt)want);
+        done += want;
+    }
+    return crc == rd32(hdr + 14);
+}
+
+/* 1 when `buf` (n bytes read at absolute offset `at`) is the member `name` as the index records it. */
+static int
+fs_member_intact(const char *name, const void *buf, size_t n, uint64_t at)
+{
+    long idx = fs.mounted ? find_name(name, strlen(name)) : FS_MISSING;
+    if (idx < 0) {
+        return 0;
+    }
+    const fs_entry *e = &fs.entries[idx];
+    return e->method == 0 && e->size == n && fs.base + e->offset == at &&
+           crc32(crc32(0L, Z_NULL, 0), buf, (uInt)n) == e->crc;
+}
+
+/* ---- mounting ----------------------------------------------------------------------------------- */
+
 
 /* Activates the view for the binary `exe` (its canonical path): the index is found from the marker alone
  * (it ends where the manifest's local header begins, exxo/format.py), `base` is the zip's absolute offset.
@@ -1533,8 +1579,8 @@ fs_mount(const char *exe, uint64_t manifest_offset, uint64_t base)
         goto damaged;
     }
     uint64_t size = (uint64_t)rd32(footer + 8) * EXXO_INDEX_RECORD + rd32(footer + 12) + EXXO_INDEX_FOOTER;
-    if (size > end - base || (buf = malloc(size)) == NULL || pread_all(fd, buf, size, end - size) != 0 ||
-        parse_index(buf, size) != 0) {
+    if (size > end - base || !fs_local_member_intact(fd, EXXO_INDEX_NAME, end - size, size) ||
+        (buf = malloc(size)) == NULL || pread_all(fd, buf, size, end - size) != 0 || parse_index(buf, size) != 0) {
         goto damaged;
     }
     for (uint32_t i = 0; i < fs.count; i++) {

@@ -259,6 +259,10 @@ run_boot(const exxo_marker *m, int app_mode)
         PyMem_RawFree(buf);
         damaged("cannot read the boot code");
     }
+    if (!fs_member_intact(EXXO_BOOT_NAME, buf, (size_t)n, m->boot_offset)) {
+        PyMem_RawFree(buf);
+        damaged("its boot code does not match its checksum"); /* unmarshalling damaged code could crash */
+    }
     PyObject *code = PyMarshal_ReadObjectFromString(buf, (Py_ssize_t)m->boot_size);
     PyMem_RawFree(buf);
     if (code == NULL || !PyCode_Check(code)) {
@@ -361,7 +365,10 @@ main(int argc, char **argv)
 
     int app = marker.kind == 'A';
     if (app && fs_mount(exe_path, marker.manifest_offset, marker.zip_offset) != 0) {
-        damaged("its member index is unreadable");
+        damaged("its member index is unreadable or does not match its checksum");
+    }
+    if (app && !fs_local_member_intact(fs.fd, EXXO_MANIFEST_NAME, marker.manifest_offset, marker.manifest_size)) {
+        damaged("its manifest does not match its checksum");
     }
     if (app) {
         fs_inherit_cwd();
