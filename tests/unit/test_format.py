@@ -13,7 +13,7 @@ from exxo.runtime.validate import FSVIEW_EXPORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DESIGN = (ROOT / "docs" / "design.md").read_text()
-FSVIEW = (ROOT / "src" / "exxo" / "launcher" / "fsview.c").read_text()
+FSVIEW = "".join((ROOT / "src" / "exxo" / "launcher" / n).read_text() for n in ("fsview.c", "fsview_calls.c"))
 MAIN_C = (ROOT / "src" / "exxo" / "launcher" / "main.c").read_text()
 
 

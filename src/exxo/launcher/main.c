@@ -46,7 +46,8 @@ typedef struct {
 
 static char exe_path[PATH_MAX];
 
-#include "exxo_fsview.c" /* the file-system view of the binary's members (open, stat, opendir...) */
+#include "exxo_fsview.c"       /* the file-system view of the binary's members: state, index, mounting */
+#include "exxo_fsview_calls.c" /* ... and the libc entry points it defines (open, stat, opendir...) */
 
 /* ---- the _exxo built-in module ------------------------------------------------------------------ */
 

@@ -40,7 +40,8 @@ def launcher_source() -> bytes:
 def write_launcher(programs: Path) -> None:
     """The launcher as CPython's Programs/python.c, with the file it includes and the format's constants."""
     (programs / "python.c").write_bytes(launcher_source())
-    (programs / "exxo_fsview.c").write_bytes((PACKAGE / "launcher" / "fsview.c").read_bytes())
+    for part in ("fsview.c", "fsview_calls.c"):  # #included by main.c
+        (programs / f"exxo_{part}").write_bytes((PACKAGE / "launcher" / part).read_bytes())
     (programs / "exxo_format.h").write_text(fmt.c_header())
 
 
