@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -124,5 +125,6 @@ def test_the_venvs_interpreter_is_asked_once_per_build(host_venv: Path, tmp_path
         proj = project.install(wrapper, copy_fixture("cli-pure", tmp_path), target, rep)
         project.ensure_requirements(wrapper, proj, rep)
     members, _ = collect.collect(wrapper, proj.name, first=[proj.location])
-    assert "cli_pure/__init__.py" in {m.name for m in members}
+    site = collect.site_packages_prefix(f"{sys.version_info[0]}.{sys.version_info[1]}")
+    assert site + "cli_pure/__init__.py" in {m.name for m in members}
     assert log.read_text().split() == ["interpreter", "compile"]
