@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 
 
 def test_damaged_binaries_never_crash(exxo_venv: Path, tmp_path: Path) -> None:
-    binary = tmp_path / "cli-pure"
+    binary = tmp_path / "out" / "cli-pure"
     proc = exxo("build", "-s", fixture("cli-pure", tmp_path), "--venv", exxo_venv, "-o", binary)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts, failures = fuzz(binary, cases=1000, seed=20261201, inspect_every=10)
