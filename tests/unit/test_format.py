@@ -87,6 +87,15 @@ def test_c_header_carries_the_python_constants() -> None:
     assert used <= set(defined), used - set(defined)
 
 
+def test_the_boot_reads_file_entries_in_format_order() -> None:
+    """The boot unpacks the manifest's files entries positionally (loading exxo.format at every start would cost
+    more than the whole check): its unpacking must name FILE_FIELDS in order."""
+    boot = (ROOT / "src" / "exxo" / "_boot" / "__init__.py").read_text()
+    unpacked = re.search(r"^\s+(\w+(?:, \w+)+) = INDEX\[name\]$", boot, re.M)
+    assert unpacked is not None
+    assert tuple(unpacked.group(1).split(", ")) == fmt.FILE_FIELDS
+
+
 def test_the_validator_allows_exactly_what_fsview_defines() -> None:
     defined = set(re.findall(r'__asm__\("(\w+)"\)', FSVIEW))
     defined |= set(re.findall(r"^DEFINE_\w+\((\w+),", FSVIEW, re.M))
