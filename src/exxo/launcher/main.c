@@ -134,6 +134,9 @@ read_marker(const char *path, exxo_marker *m)
         return -1;
     }
     m->kind = c[5];
+    if (m->kind == 'R' && (m->boot_offset != 0 || m->boot_size != 0)) {
+        return -1; /* a runtime's marker has no boot code: an app binary whose kind byte was damaged */
+    }
     /* Both parts lie inside the zip's members, before the central directory: compared by subtraction, so
      * huge values cannot wrap around. */
     unsigned long long cd_size = (unsigned long long)buf[12] | (unsigned long long)buf[13] << 8 |
