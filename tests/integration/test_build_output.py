@@ -125,3 +125,18 @@ def test_every_binary_is_a_valid_zip_without_duplicate_names(exxo_venv: Path, tm
         names = [i.filename for i in zf.infolist()]
     assert len(names) == len(set(names))
     assert names[-1] == "__exxo__/manifest.json" and names[-2] == "__exxo__/index"
+
+
+def test_a_damaged_kind_byte_does_not_make_a_bare_python(exxo_venv: Path, tmp_path: Path) -> None:
+    """The marker's kind byte turned from A (app) into R (runtime): found by `make fuzz` (it ran as a bare
+    python reading stdin, rc 0). A runtime's marker has no boot code, so this is a damaged app binary."""
+    binary = build(exxo_venv, fixture("cli-pure", tmp_path))
+    data = bytearray(binary.read_bytes())
+    kind_at = len(data) - 74 + 5
+    assert data[kind_at:kind_at + 1] == b"A"
+    data[kind_at:kind_at + 1] = b"R"
+    damaged = tmp_path / "damaged"
+    damaged.write_bytes(bytes(data))
+    damaged.chmod(0o755)
+    ran = run_clean(damaged)
+    assert ran.returncode == 126 and "damaged" in ran.stderr and "Traceback" not in ran.stderr, ran
