@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from exxo import __version__
+from exxo import __version__, probes
 from exxo import format as fmt
 from exxo.common import atomic_output
 from exxo.errors import InputError
@@ -244,16 +244,9 @@ def compile_boot(python: Path) -> tuple[bytes, dict[str, bytes]]:
     sources = {e.name[:-3]: e.read_text() for e in boot.iterdir() if e.name.endswith(".py")}
     # The format module is shared by this writer and the boot's readers: the boot ships the same source.
     sources["format"] = (resources.files("exxo") / "format.py").read_text()
-    script = (
-        "import json, marshal, sys\n"
-        "src = json.loads(sys.stdin.buffer.read())\n"
-        "out = {k: marshal.dumps(compile(v, '<exxo boot>/' + k + '.py', 'exec', dont_inherit=True))"
-        " for k, v in sorted(src.items())}\n"
-        "sys.stdout.buffer.write(marshal.dumps(out))\n"
-    )
     try:
-        proc = subprocess.run([str(python), "-I", "-S", "-c", script], input=_json.dumps(sources).encode(),
-                              capture_output=True)
+        proc = subprocess.run(probes.command(python, "compile_boot", flags=("-I", "-S")),
+                              input=_json.dumps(sources).encode(), capture_output=True)
     except OSError as exc:
         raise InputError(f"cannot run {python} to compile exxo's boot code: {exc.strerror}") from exc
     if proc.returncode != 0:

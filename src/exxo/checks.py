@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exxo import probes
 from exxo.archive import Member
 from exxo.errors import BuildError, InputError
 
@@ -45,18 +46,6 @@ def check_members(members: Sequence[Member]) -> None:
                                   "binary, or have the app fetch it")
 
 
-_COMPILE_ERRORS = r"""
-import sys
-for path in sys.argv[1:]:
-    with open(path, "rb") as f:
-        source = f.read()
-    try:
-        compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        print("%s\t%s\t%s" % (path, exc.lineno, exc.msg))
-    except ValueError as exc:
-        print("%s\t0\t%s" % (path, exc))
-"""
 
 
 def own_sources(members: Sequence[Member], location: Path) -> list[str]:
@@ -76,8 +65,8 @@ def check_own_code(python: Path, members: Sequence[Member], location: Path, tag:
             broken.append(rel)
     if not broken:
         return
-    proc = subprocess.run([str(python), "-I", "-S", "-c", _COMPILE_ERRORS, *(str(location / r) for r in broken)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(probes.command(python, "compile_errors", *(str(location / r) for r in broken),
+                                         flags=("-I", "-S")), capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError("checking the project's modules failed", log_tail=proc.stderr[-2000:])
     lines = []
@@ -107,11 +96,8 @@ def _module_files(names: set[str], module: str, tag: str) -> tuple[str | None, b
 
 
 def _in_stdlib(python: Path, module: str) -> bool:
-    code = ("import importlib.util, sys\n"
-            "try:\n    found = importlib.util.find_spec(sys.argv[1]) is not None\n"
-            "except (ImportError, ValueError):\n    found = False\n"
-            "sys.exit(0 if found else 1)\n")
-    return subprocess.run([str(python), "-I", "-S", "-c", code, module], capture_output=True).returncode == 0
+    argv = probes.command(python, "find_module", module, flags=("-I", "-S"))
+    return subprocess.run(argv, capture_output=True).returncode == 0
 
 
 _DYNAMIC = {"globals", "vars", "exec", "eval", "setattr", "__dict__", "__getattr__", "modules", "__all__"}

@@ -75,3 +75,29 @@ def test_create_venv_makes_a_standard_venv(tmp_path: Path) -> None:
     prefix = subprocess.run([str(env / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert prefix == str(env)
+
+
+def test_compile_boot_marshals_each_module_under_a_boot_name() -> None:
+    sources = json.dumps({"b": "X = 2\n", "a": "Y = 1\n"}).encode()
+    out = marshal.loads(run("compile_boot", flags=("-I", "-S"), stdin=sources))
+    assert sorted(out) == ["a", "b"]
+    code = marshal.loads(out["b"])
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    assert namespace["X"] == 2 and code.co_filename == "<exxo boot>/b.py"
+
+
+def test_compile_errors_names_the_file_and_line(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.py", tmp_path / "bad.py"
+    good.write_text("x = 1\n")
+    bad.write_text("x = 1\ndef f(:\n")
+    lines = run("compile_errors", str(good), str(bad), flags=("-I", "-S")).decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{bad}\t2\t")
+
+
+def test_find_module_tells_found_from_missing() -> None:
+    def rc(name: str) -> int:
+        return subprocess.run(probes.command(sys.executable, "find_module", name, flags=("-I", "-S")),
+                              capture_output=True).returncode
+
+    assert rc("json") == 0 and rc("no_such_module_here") == 1 and rc("") == 1
