@@ -101,3 +101,13 @@ def test_find_module_tells_found_from_missing() -> None:
                               capture_output=True).returncode
 
     assert rc("json") == 0 and rc("no_such_module_here") == 1 and rc("") == 1
+
+
+def test_check_imports_reports_missing_modules_and_an_empty_environ() -> None:
+    def problems(env: dict[str, str]) -> list[str]:
+        argv = probes.command(sys.executable, "check_imports", "sys", "no_such_module_here")
+        return subprocess.run(argv, capture_output=True, text=True, env=env).stdout.splitlines()
+
+    with_env = problems({"EXXO_VALIDATE": "environ"})
+    assert with_env[0] == "no_such_module_here" and len(with_env) == 2  # not built in, and cannot import
+    assert problems({})[-1].startswith("os.environ does not hold the environment")

@@ -23,6 +23,7 @@ from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 from packaging.version import Version
 
+from exxo import probes
 from exxo.common import GLIBC_FLOOR
 from exxo.errors import ValidationError
 
@@ -133,19 +134,8 @@ def inspect_elf(path: Path, glibc_cap: str = GLIBC_FLOOR) -> Report:
 
 def check_imports(python: Path, modules: list[str]) -> list[str]:
     """Import each built-in module in the runtime copied alone; return the problems."""
-    code = (
-        "import importlib, sys\n"
-        f"mods = {modules!r}\n"
-        "bad = [m for m in mods if m not in sys.builtin_module_names]\n"
-        "for m in mods:\n"
-        "    try: importlib.import_module(m)\n"
-        "    except Exception as e: bad.append(f'{m} ({type(e).__name__}: {e})')\n"
-        "import os\n"
-        "if os.environ.get('EXXO_VALIDATE') != 'environ':\n"
-        "    bad.append('os.environ does not hold the environment (EXXO_VALIDATE unset)')\n"
-        "print('\\n'.join(bad))\n"
-    )
-    proc = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120,
+    proc = subprocess.run(probes.command(python, "check_imports", *modules), capture_output=True, text=True,
+                          timeout=120,
                           env={"PATH": "/usr/bin:/bin", "EXXO_VALIDATE": "environ"})
     if proc.returncode != 0:
         return [f"the runtime failed to start: {proc.stderr.strip()[-800:]}"]
