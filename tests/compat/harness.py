@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT.parent / "shared" / "compat" / "packages.toml"
+sys.path.insert(0, str(ROOT))
+
+from tests.projects import write_project  # noqa: E402
+
 EXXO = [sys.executable, "-m", "exxo"]
 MODES = ("memfd", "cache")
 
@@ -50,32 +53,15 @@ def load_entries() -> list[dict[str, object]]:
 
 def project_for(entry: dict[str, object], dest: Path) -> None:
     module = "compat_" + "".join(c if c.isalnum() else "_" for c in str(entry["name"]).lower())
-    (dest / module).mkdir(parents=True)
     snippet = str(entry["smoke"])
-    (dest / module / "__init__.py").write_text(
-        f"SNIPPET = {snippet!r}\n\n"
-        "def main():\n"
-        "    exec(compile(SNIPPET, '<smoke>', 'exec'), {'__name__': '__smoke__'})\n"
-        "    print('SMOKE-OK')\n"
-        "    return 0\n"
-    )
-    deps = ", ".join(json.dumps(str(r)) for r in entry.get("pip", []))  # type: ignore[attr-defined]
-    (dest / "pyproject.toml").write_text(textwrap.dedent(f"""\
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{module.replace('_', '-')}"
-        version = "1.0"
-        dependencies = [{deps}]
-
-        [project.scripts]
-        smoke = "{module}:main"
-
-        [tool.setuptools]
-        packages = ["{module}"]
-        """))
+    source = (f"SNIPPET = {snippet!r}\n\n"
+              "def main():\n"
+              "    exec(compile(SNIPPET, '<smoke>', 'exec'), {'__name__': '__smoke__'})\n"
+              "    print('SMOKE-OK')\n"
+              "    return 0\n")
+    deps = [str(r) for r in entry.get("pip", [])]  # type: ignore[attr-defined]
+    write_project(dest, module.replace("_", "-"), module, deps, {"smoke": f"{module}:main"},
+                  files={"__init__.py": source})
 
 
 def dist_version(venv: Path, requirement: str) -> str:

@@ -12,10 +12,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.projects import write_project  # noqa: E402
 
 EXXO = [sys.executable, "-m", "exxo"]
 
@@ -48,22 +52,8 @@ def main() -> int:
             return 1
         if subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "jupyterlab"]).returncode:
             return 1
-        project = tmp / "lab"
-        (project / "lab_app").mkdir(parents=True)
-        (project / "lab_app" / "__init__.py").write_text("")
-        (project / "pyproject.toml").write_text(textwrap.dedent("""\
-            [build-system]
-            requires = ["setuptools>=68"]
-            build-backend = "setuptools.build_meta"
-            [project]
-            name = "lab-app"
-            version = "1.0"
-            dependencies = ["jupyterlab"]
-            [project.scripts]
-            lab = "jupyterlab.labapp:main"
-            [tool.setuptools]
-            packages = ["lab_app"]
-            """))
+        project = write_project(tmp / "lab", "lab-app", "lab_app", ["jupyterlab"],
+                                {"lab": "jupyterlab.labapp:main"})
         binary = tmp / "alone" / "lab"
         if subprocess.run([*EXXO, "build", "-s", str(project), "--venv", str(venv), "-o", str(binary)]).returncode:
             return 1

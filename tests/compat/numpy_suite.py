@@ -16,8 +16,12 @@ import re
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.projects import write_project  # noqa: E402
 
 EXXO = [sys.executable, "-m", "exxo"]
 # f2py's test modules fail to import without a Fortran toolchain (the same 31 in a venv): collected past.
@@ -53,22 +57,9 @@ def main() -> int:
         if pip.returncode:
             print(pip.stderr)
             return 1
-        project = tmp / "runner"
-        (project / "numpy_suite_runner").mkdir(parents=True)
-        (project / "pyproject.toml").write_text(textwrap.dedent("""\
-            [build-system]
-            requires = ["setuptools>=68"]
-            build-backend = "setuptools.build_meta"
-            [project]
-            name = "numpy-suite-runner"
-            version = "1.0"
-            dependencies = ["numpy", "pytest", "hypothesis", "typing_extensions"]
-            [project.scripts]
-            numpy-suite = "pytest:console_main"
-            [tool.setuptools]
-            packages = ["numpy_suite_runner"]
-            """))
-        (project / "numpy_suite_runner" / "__init__.py").write_text("")
+        deps = ["numpy", "pytest", "hypothesis", "typing_extensions"]
+        project = write_project(tmp / "runner", "numpy-suite-runner", "numpy_suite_runner", deps,
+                                {"numpy-suite": "pytest:console_main"})
         binary = tmp / "bin" / "numpy-suite"
         built = run([*EXXO, "build", "-s", str(project), "--venv", str(venv), "-o", str(binary)])
         if built.returncode:

@@ -19,7 +19,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import urllib.request
@@ -30,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.projects import write_project  # noqa: E402
 from tests.rootfs import bullseye_root  # noqa: E402
 
 EXXO = [sys.executable, "-m", "exxo"]
@@ -78,23 +78,9 @@ def build_binaries(work: Path) -> tuple[Path, Path]:
         proc = sh(argv)
         if proc.returncode != 0:
             raise SystemExit(proc.stderr)
-    probe = work / "probe"
-    (probe / "probe").mkdir(parents=True)
-    (probe / "probe" / "__init__.py").write_text(PROBE_SOURCE)
-    (probe / "probe" / "resource.txt").write_text("inside the binary\n")
-    (probe / "pyproject.toml").write_text(textwrap.dedent("""\
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "probe"
-        version = "1"
-        dependencies = ["numpy"]
-        [project.scripts]
-        probe = "probe:main"
-        [tool.setuptools.package-data]
-        probe = ["*.txt"]
-        """))
+    probe = write_project(work / "probe", "probe", "probe", ["numpy"], {"probe": "probe:main"},
+                          files={"__init__.py": PROBE_SOURCE, "resource.txt": "inside the binary\n"},
+                          package_data=["*.txt"])
     out = work / "bin"
     for src, name in ((probe, "probe"), (ROOT / "examples" / "flask-gevent", "flask-gevent-demo")):
         proc = sh([*EXXO, "build", "-s", str(src), "--venv", str(env), "-o", str(out / name)])
