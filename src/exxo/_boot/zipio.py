@@ -15,7 +15,6 @@ from _exxo_boot import EXE, INDEX
 
 _PREFIX = EXE + "/"
 _BPREFIX = os.fsencode(_PREFIX)
-_orig = {}  # originals of anything this module replaced (none today; native.py asks for "open")
 _children = None  # dir member name ("" for the root) -> sorted child names; built on first use
 
 
