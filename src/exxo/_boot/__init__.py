@@ -172,11 +172,11 @@ def _as_prefix(exe):
     Returns the site-packages directory (the zip's root for binaries built before the prefix layout)."""
     import os
 
-    compiled = sys.prefix
+    derived = {sys.prefix, exe}  # the prefix getpath used: the binary itself (the launcher sets it as home)
     sys.prefix = sys.exec_prefix = sys.base_prefix = sys.base_exec_prefix = exe
-    if compiled != exe:  # what getpath derived from it (lib/python313.zip, lib-dynload) exists nowhere
-        sys.path[:] = [p for p in sys.path if not ((p == compiled or p.startswith(compiled + "/"))
-                                                   and not os.path.exists(p))]
+    # What getpath derived from the prefix (lib/python313.zip, lib-dynload) exists nowhere: drop it.
+    sys.path[:] = [p for p in sys.path if p == exe or not (
+        any(p == d or p.startswith(d + "/") for d in derived) and not os.path.exists(p))]
     site_packages = exe + "/" + MANIFEST["stdlib_prefix"] + "/site-packages"
     if MANIFEST["stdlib_prefix"] + "/site-packages/" not in INDEX:
         return exe
@@ -195,6 +195,7 @@ def _add_site_packages(site_packages, app_mode):
     import site
 
     site.addsitedir(site_packages)
+    site.PREFIXES = [sys.prefix, sys.exec_prefix]  # getsitepackages() names it, as in a venv
     if app_mode:
         site.setquit()
         site.setcopyright()

@@ -45,6 +45,7 @@ typedef struct {
 } exxo_marker;
 
 static char exe_path[PATH_MAX];
+static int exe_is_app; /* kind 'A': exposed as _exxo.app, read by the runtime's site.py (see venv()) */
 
 #include "exxo_fsview.c"       /* the file-system view of the binary's members: state, index, mounting */
 #include "exxo_fsview_calls.c" /* ... and the libc entry points it defines (open, stat, opendir...) */
@@ -82,7 +83,12 @@ static struct PyModuleDef exxo_module = {
 static PyObject *
 PyInit__exxo(void)
 {
-    return PyModule_Create(&exxo_module);
+    PyObject *module = PyModule_Create(&exxo_module);
+    if (module != NULL && PyModule_AddIntConstant(module, "app", exe_is_app) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }
 
 /* ---- reading the executable --------------------------------------------------------------------- */
@@ -368,6 +374,7 @@ main(int argc, char **argv)
     }
 
     int app = marker.kind == 'A';
+    exe_is_app = app;
     if (app && fs_mount(exe_path, marker.manifest_offset, marker.zip_offset) != 0) {
         damaged("its member index is unreadable or does not match its checksum");
     }
@@ -426,6 +433,10 @@ main(int argc, char **argv)
         }
         if (app) {
             set_wide(&config, &config.executable, exe_path);
+            /* The binary is its own prefix. A home given here is also what makes getpath ignore
+             * PYTHONHOME, a pyvenv.cfg and a ._pth file next to the binary (any of them would redirect
+             * the stdlib or replace sys.path); site.py's venv() does the same for an app (runtime patch). */
+            set_wide(&config, &config.home, exe_path);
         }
     }
 

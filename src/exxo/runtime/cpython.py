@@ -125,6 +125,7 @@ def patch(b: Build, python_for_regen: str) -> None:
     freeze.write_text(text.replace("#'<encodings.*>',", "'<encodings.*>',\n        'linecache',"))
     patch_ensurepip(b.srcdir)
     patch_venv_scripts(b.srcdir)
+    patch_site(b.srcdir)
     patch_zipimport(b.srcdir)
     if b.minor == "3.11":
         patch_getpath_311(b.srcdir)
@@ -230,6 +231,25 @@ def patch_ensurepip(srcdir: Path) -> None:
     text = text.replace(old_tmp, "tmp_wheel_path = tmpdir_path / _exxo_wheel_name(bundled_wheel_path)")
     text = text.replace(old_ver, "wheel_name = _exxo_wheel_name(bundled_wheel_path)")
     text = text.replace("\n\ndef _get_pip_whl_path_ctx():", helper + "\n\ndef _get_pip_whl_path_ctx():", 1)
+    path.write_text(text)
+
+
+def patch_site(srcdir: Path) -> None:
+    """In an app binary (the launcher's `_exxo.app`), `site` must not treat a pyvenv.cfg next to the binary
+    (or one directory up) as the binary's venv: that would redirect sys.prefix and run that directory's .pth
+    files in every re-entry child. The binary is its own prefix; its site-packages is added by exxo's boot
+    once the binary's importer is in place, so `site` adds no prefix site-packages of its own either. The
+    bare runtime (the python of `exxo venv` environments) keeps CPython's behaviour."""
+    path = srcdir / "Lib" / "site.py"
+    anchor = "def venv(known_paths):\n    global PREFIXES, ENABLE_USER_SITE\n"
+    text = _replace_once(path, path.read_text(), anchor, anchor + (
+        "    try:  # exxo: an app binary is its own prefix (see exxo.runtime.cpython.patch_site)\n"
+        "        import _exxo\n"
+        "    except ImportError:\n"
+        "        _exxo = None\n"
+        "    if getattr(_exxo, 'app', 0):\n"
+        "        PREFIXES = []\n"
+        "        return known_paths\n"), "patch_site")
     path.write_text(text)
 
 
