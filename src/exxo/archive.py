@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 from exxo import __version__, probes
 from exxo import format as fmt
 from exxo.common import atomic_output
+from exxo.elfdeps import resolve_needed
 from exxo.errors import InputError
 
 # The format's names, from the one module that defines them (docs/design.md).
@@ -92,24 +93,29 @@ def zip_start(data: bytes) -> int | None:
 
 
 def elf_facts(name: str, data: bytes) -> dict[str, Any]:
-    """SONAME, DT_NEEDED, sha256, and where .dynstr lies in the file (the boot rewrites bundled names there)."""
+    """SONAME, DT_NEEDED, the library search path (DT_RUNPATH, else DT_RPATH), sha256, and where .dynstr lies in
+    the file (the boot rewrites bundled names there)."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.dynamic import DynamicSegment
     from elftools.elf.elffile import ELFFile
 
-    facts: dict[str, Any] = {"soname": None, "needed": [], "sha256": hashlib.sha256(data).hexdigest()}
+    facts: dict[str, Any] = {"soname": None, "needed": [], "runpath": [], "sha256": hashlib.sha256(data).hexdigest()}
     try:
         elf = ELFFile(io.BytesIO(data))
         facts["type"] = elf.header["e_type"]
         dynamic = next((s for s in elf.iter_segments() if isinstance(s, DynamicSegment)), None)
         if dynamic is not None:
-            strtab = strsz = None
+            strtab = strsz = rpath_kind = None
             for tag in dynamic.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
                     facts["needed"].append(tag.needed)  # type: ignore[attr-defined]
                 elif kind == "DT_SONAME":
                     facts["soname"] = tag.soname  # type: ignore[attr-defined]
+                elif kind == "DT_RUNPATH":  # the loader ignores DT_RPATH when DT_RUNPATH is there
+                    rpath_kind, facts["runpath"] = kind, tag.runpath.split(":")  # type: ignore[attr-defined]
+                elif kind == "DT_RPATH" and rpath_kind != "DT_RUNPATH":
+                    rpath_kind, facts["runpath"] = kind, tag.rpath.split(":")  # type: ignore[attr-defined]
                 elif kind == "DT_STRTAB":
                     strtab = tag.entry.d_val
                 elif kind == "DT_STRSZ":
@@ -325,6 +331,7 @@ def write_binary(
         built = list(pool.map(lambda kv: _entry_for(kv[0], *kv[1]), own.items()))
         elf_members = [e.name for e in built if e.raw[:4] == b"\x7fELF" and e.method == 0]
         facts = dict(zip(elf_members, pool.map(lambda n: elf_facts(n, own[n][0]), elf_members), strict=True))
+    resolve_needed(facts)
     entries = {e.name: e for e in (*stdlib, *built)}
     for d in fmt.dirs_of(names):
         entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)

@@ -140,9 +140,11 @@ FILE_FIELDS = ("offset", "csize", "size", "method", "is_dir", "crc")
 F_OFFSET, F_CSIZE, F_SIZE, F_METHOD, F_IS_DIR, F_CRC = range(len(FILE_FIELDS))
 METHOD_STORED = 0
 METHOD_DEFLATED = 8
-# The keys of each "elf" value (dynstr: [file offset, size] of .dynstr, whose bundled names memfd loading
-# rewrites; type: ELF e_type; error: why a file named like ELF could not be parsed).
-ELF_FIELDS = ("soname", "needed", "sha256", "type", "dynstr", "error")
+# The keys of each "elf" value (runpath: DT_RUNPATH, else DT_RPATH, entries; deps: {DT_NEEDED name: member}
+# for the bundled ones, resolved at build time as the loader would (exxo/elfdeps.py); dynstr: [file offset,
+# size] of .dynstr, whose bundled names memfd loading rewrites; type: ELF e_type; error: why a file named like
+# ELF could not be parsed).
+ELF_FIELDS = ("soname", "needed", "runpath", "deps", "sha256", "type", "dynstr", "error")
 
 
 class FormatError(ValueError):

@@ -109,7 +109,7 @@ def test_design_doc_matches_the_format() -> None:
     files_line = next(line for line in manifest_section.splitlines() if '"<name>": [' in line)
     assert re.findall(r"\[(.*)\]", files_line)[0].replace(" ", "").split(",") == list(fmt.FILE_FIELDS)
     elf_block = manifest_section.split('"elf"')[1]
-    assert set(re.findall(r'"(\w+)":', elf_block.split("}")[0])) == set(fmt.ELF_FIELDS)
+    assert set(re.findall(r'"(\w+)":', elf_block.split("\n         ...")[0])) == set(fmt.ELF_FIELDS)
     for name in (fmt.MANIFEST_NAME, fmt.INDEX_NAME, fmt.BOOT_NAME, fmt.BOOT_MODULES, fmt.STDLIB_INDEX_NAME,
                  fmt.MAIN_NAME):
         assert name in DESIGN, name

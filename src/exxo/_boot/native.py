@@ -33,7 +33,6 @@ from _exxo_boot import ELF, EXE, INDEX, MANIFEST, read_member
 _fds = {}  # member -> memfd, kept open for the life of the process
 _paths = {}  # member -> path the dynamic loader can open (/proc/self/fd/N or a cache file)
 _errors = {}  # mode -> why it failed (the first failure switches to the next mode for every later load)
-_soname_index = None  # SONAME or basename -> member, for the ELF members
 _by_soname = set()  # members a copy could not name by path (name too short): dlopen'ed first, matched by SONAME
 _preloaded = {}  # member -> dlopen handle (kept for the life of the process)
 
@@ -68,27 +67,13 @@ def _memfd_create(name):
     return create(name, 1)  # MFD_CLOEXEC
 
 
-def _bundled_index():
-    global _soname_index
-    if _soname_index is None:
-        index = {}
-        for member, facts in ELF.items():
-            index.setdefault(member.rsplit("/", 1)[-1], member)
-            if facts.get("soname"):
-                index.setdefault(facts["soname"], member)
-        _soname_index = index
-    return _soname_index
-
-
 def _dependencies(member):
-    """(DT_NEEDED name, member) for each library `member` needs that is inside the binary."""
-    index = _bundled_index()
-    out = []
-    for needed in ELF.get(member, {}).get("needed", ()):
-        dep = index.get(needed)
-        if dep is not None and dep != member:
-            out.append((needed, dep))
-    return out
+    """(DT_NEEDED name, member) for each library `member` needs that is inside the binary: resolved at build
+    time as the dynamic loader resolves it in site-packages (the manifest's `deps`, exxo/elfdeps.py), so
+    both modes load the very member the loader would open there."""
+    facts = ELF.get(member, {})
+    deps = facts.get("deps", {})
+    return [(needed, deps[needed]) for needed in facts.get("needed", ()) if needed in deps]
 
 
 def _closure(member):
