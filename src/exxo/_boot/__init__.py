@@ -6,10 +6,14 @@ other boot modules (`__exxo__/boot/*.pyc`) from it, then installs:
 - the importer (a sys.path hook for paths inside the binary: pure Python, bytecode, extensions),
 - the zip-path I/O layer (open/stat/listdir/... work on `<binary>/<member>` paths),
 - the re-entry hooks (a child running `sys.executable` is a Python interpreter).
-It must stay cheap: no directory scan, no json/re import (the manifest is parsed with the C scanner).
+It must stay cheap: no directory scan, no json/re import (the manifest is parsed with the C scanner), and
+no `os` either: importing os (with _collections_abc and posixpath) is ~10M instructions, a fifth of a hello
+app's start, so the start path uses the built-in `posix` and the modules that need os (native code, re-entry)
+are loaded when the app first needs them (`__getattr__`, `after_import("os", ...)`).
 """
 
 import marshal
+import posix
 import sys
 
 _json = __import__("_json")
@@ -39,20 +43,39 @@ def _parse_json(text):
     return value
 
 
+def _crc32():
+    """zlib.crc32, or the launcher's (the same function, ~15x fewer instructions: the CRC of the bytecode an
+    app imports at start was 3% of a Flask app's start with zlib's)."""
+    global _crc
+    if _crc is None:
+        try:
+            import _exxo
+
+            _crc = _exxo.crc32
+        except (ImportError, AttributeError):  # the boot harness on a stock CPython
+            import zlib
+
+            _crc = zlib.crc32
+    return _crc
+
+
+_crc = None
+
+
 def read_member(name):
     """The bytes of a member (decompressed), checked against the CRC-32 the index records."""
-    import zlib
-
     offset, csize, size, method, is_dir, crc = INDEX[name]
     if is_dir:
         raise IsADirectoryError(21, "Is a directory", EXE + "/" + name)
     data = _pread(csize, BASE + offset)
     if method == 8:
+        import zlib
+
         try:
             data = zlib.decompress(data, -15, size)
         except zlib.error as exc:
             _damaged_member("%s cannot be inflated (%s)" % (name, exc))
-    if len(data) != size or zlib.crc32(data) != crc:
+    if len(data) != size or _crc32()(data) != crc:
         _damaged_member("the member %s does not match its checksum" % name)
     return data
 
@@ -61,26 +84,32 @@ def _damaged_member(why):
     """A member's bytes are not what the index says (the file was damaged or cut after it was built): stop
     at once, whoever asked -- running damaged bytecode can crash the interpreter, and an app must not go on
     with wrong data or swallow the error (docs/reference.md: exit 126)."""
-    import os
-
     try:
         _damaged(EXE, why)
     except SystemExit:
-        os._exit(126)
+        posix._exit(126)
 
 
 def _pread(size, offset):
-    import os
-
     chunks = []
     while size > 0:
-        chunk = os.pread(_fd, size, offset)
+        chunk = posix.pread(_fd, size, offset)
         if not chunk:
             raise OSError(5, "exxo: unexpected end of file reading " + EXE + " (truncated binary?)")
         chunks.append(chunk)
         size -= len(chunk)
         offset += len(chunk)
     return b"".join(chunks)
+
+
+_LAZY = ("native", "reentry")  # loaded on first use: both import os
+
+
+def __getattr__(name):
+    """`from _exxo_boot import native` (the importer, at the first extension module) loads it then."""
+    if name in _LAZY:
+        return _load_boot_module(name)
+    raise AttributeError("module '_exxo_boot' has no attribute '%s'" % name)
 
 
 def _load_boot_module(name):
@@ -105,12 +134,10 @@ def _damaged(exe, why):
 
 def _start(exe, manifest_offset, manifest_size, app_mode):
     global EXE, INDEX, ELF, MANIFEST, BASE, _fd
-    import os
-
     EXE = exe
     this = sys.modules["_exxo_boot"]
     this.__path__ = []  # a package, so `from _exxo_boot import x` finds the boot modules
-    _fd = os.open(exe, os.O_RDONLY | os.O_CLOEXEC)
+    _fd = posix.open(exe, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
         raw = _pread(manifest_size, manifest_offset)
         MANIFEST = _parse_json(raw.decode("utf-8"))
@@ -133,35 +160,62 @@ def _start(exe, manifest_offset, manifest_size, app_mode):
     importer.install()
     zipio = _load_boot_module("zipio")
     zipio.install()
-    native = _load_boot_module("native")
-    native.install()
-    reentry = _load_boot_module("reentry")
-    reentry.install()
+    _check_native_mode()
+    zipio.after_import("ctypes", lambda ctypes: _load_boot_module("native").patch_ctypes(ctypes))
+    sys._exxo_native_mode = lambda: _load_boot_module("native").mode()
+    # Re-entry hooks wrap os.execv & co. (and _posixsubprocess, before subprocess binds it, which imports os
+    # first): installed when os is imported, at once if it already is (interpreter mode: site imported it).
+    zipio.after_import("os", lambda os: _load_boot_module("reentry").install())
     zipio.after_import("pkgutil", importer._patch_pkgutil)
     _add_site_packages(site_packages, app_mode)
     if app_mode and sys.argv and sys.argv[0] and "/" not in sys.argv[0]:
         sys.argv[0] = _found_on_path(sys.argv[0], exe)
 
 
+EXIT_CONFIG = 78  # EX_CONFIG: the binary's environment asks for something that does not exist
+
+
+def _check_native_mode():
+    forced = posix.environ.get(b"EXXO_NATIVE")
+    if forced and forced not in (b"memfd", b"cache"):
+        sys.stderr.write("exxo: EXXO_NATIVE=%s is not a native-code loading mode: set it to memfd or cache, or "
+                         "unset it (then the binary's own mode is used, the other one as fallback)\n"
+                         % _fsdecode(forced))
+        sys.stderr.flush()
+        posix._exit(EXIT_CONFIG)
+
+
+def _fsdecode(raw):
+    return raw.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
+def _exists(path):
+    try:
+        posix.stat(path)
+    except OSError:
+        return False
+    return True
+
+
 def _found_on_path(name, exe):
     """The PATH entry a shell ran `name` from, when that is this binary: what a venv console script sees as
     sys.argv[0] (the kernel hands the interpreter the script's path), and what tools that restart themselves
     (Django's autoreloader) run again. `name` itself when it is not found there."""
-    import os
-
     try:
-        me = os.stat(exe)
+        me = posix.stat(exe)
     except OSError:
         return name
-    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(d or ".", name)
+    path = posix.environ.get(b"PATH")
+    for d in (_fsdecode(path) if path is not None else "/bin:/usr/bin").split(":"):  # os.defpath
+        base = d or "."
+        candidate = base + name if base.endswith("/") else base + "/" + name  # os.path.join(base, name)
         try:
-            st = os.stat(candidate)
+            st = posix.stat(candidate)
         except OSError:
             continue
         if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino):
             return candidate
-        if os.access(candidate, os.X_OK):
+        if posix.access(candidate, posix.X_OK):
             break  # the shell would have run this one: not us (argv[0] chosen by the caller)
     return name
 
@@ -170,13 +224,11 @@ def _as_prefix(exe):
     """The binary is the installation prefix, as a venv's directory is: sys.prefix and friends (so sysconfig's
     paths) point into it, and the compile-time prefix (/opt/exxo/..., which exists nowhere) leaves sys.path.
     Returns the site-packages directory (the zip's root for binaries built before the prefix layout)."""
-    import os
-
     derived = {sys.prefix, exe}  # the prefix getpath used: the binary itself (the launcher sets it as home)
     sys.prefix = sys.exec_prefix = sys.base_prefix = sys.base_exec_prefix = exe
     # What getpath derived from the prefix (lib/python313.zip, lib-dynload) exists nowhere: drop it.
     sys.path[:] = [p for p in sys.path if p == exe or not (
-        any(p == d or p.startswith(d + "/") for d in derived) and not os.path.exists(p))]
+        any(p == d or p.startswith(d + "/") for d in derived) and not _exists(p))]
     site_packages = exe + "/" + MANIFEST["stdlib_prefix"] + "/site-packages"
     if MANIFEST["stdlib_prefix"] + "/site-packages/" not in INDEX:
         return exe
@@ -186,20 +238,58 @@ def _as_prefix(exe):
 
 
 def _add_site_packages(site_packages, app_mode):
-    """site-packages as `site` adds it in a venv: on sys.path, its .pth files processed; in app mode (no `site`
-    at start-up) also the builtins site adds (exit, quit, help, copyright, credits, license)."""
+    """site-packages as `site` adds it in a venv: on sys.path, its .pth files processed (by site itself, imported
+    only when there is one: it imports os); in app mode (no `site` at start-up) also the builtins site adds."""
     if site_packages == EXE:
         if EXE not in sys.path:
             sys.path.append(EXE)
         return
-    import site
+    inside = site_packages[len(EXE) + 1:] + "/"
+    if "site" in sys.modules or any(m.endswith(".pth") and "/" not in m[len(inside):]
+                                    for m in INDEX if m.startswith(inside)):
+        import site
 
-    site.addsitedir(site_packages)
-    site.PREFIXES = [sys.prefix, sys.exec_prefix]  # getsitepackages() names it, as in a venv
+        site.addsitedir(site_packages)
+        site.PREFIXES = [sys.prefix, sys.exec_prefix]  # getsitepackages() names it, as in a venv
+    elif site_packages not in sys.path:
+        sys.path.append(site_packages)
     if app_mode:
-        site.setquit()
-        site.setcopyright()
-        site.sethelper()
+        _site_builtins()
+
+
+def _site_builtins():
+    """What `site` adds to builtins: exit, quit and help as site makes them (_sitebuiltins' classes, no os);
+    copyright, credits and license (whose texts site holds, and whose _Printer imports os) stand in for site's
+    own until first used, then import site and hand over to them."""
+    import _sitebuiltins
+    import builtins
+
+    eof = "Ctrl-D (i.e. EOF)"
+    builtins.quit = _sitebuiltins.Quitter("quit", eof)
+    builtins.exit = _sitebuiltins.Quitter("exit", eof)
+    builtins.help = _sitebuiltins._Helper()
+    for name in ("copyright", "credits", "license"):
+        setattr(builtins, name, _SitePrinter(name))
+
+
+class _SitePrinter:
+    def __init__(self, name):
+        self._name = name
+
+    def _real(self):
+        import builtins
+
+        if isinstance(getattr(builtins, self._name, None), _SitePrinter):
+            import site
+
+            site.setcopyright()
+        return getattr(builtins, self._name)
+
+    def __call__(self):
+        return self._real()()
+
+    def __repr__(self):
+        return repr(self._real())
 
 
 def _entry_callable():

@@ -464,7 +464,7 @@ def file_path(member):
             _errors[current] = str(exc)
 
 
-def _patch_ctypes(module):
+def patch_ctypes(module):
     from _exxo_boot import zipio
 
     original_init = module.CDLL.__init__
@@ -483,24 +483,3 @@ def _patch_ctypes(module):
         original_init(self, name, *args, **kwargs)
 
     module.CDLL.__init__ = __init__
-
-
-EXIT_CONFIG = 78  # EX_CONFIG: the binary's environment asks for something that does not exist
-
-
-def _check_environment():
-    forced = os.environ.get("EXXO_NATIVE")
-    if forced and forced not in ("memfd", "cache"):
-        sys.stderr.write("exxo: EXXO_NATIVE=%s is not a native-code loading mode: set it to memfd or cache, or "
-                         "unset it (then the binary's own mode is used, the other one as fallback)\n" % forced)
-        sys.stderr.flush()
-        os._exit(EXIT_CONFIG)
-
-
-def install():
-    from _exxo_boot import zipio
-
-    _check_environment()
-
-    zipio.after_import("ctypes", _patch_ctypes)
-    sys._exxo_native_mode = mode

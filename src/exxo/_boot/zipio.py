@@ -8,13 +8,12 @@ view (launcher/fsview.c, mounted by `_start`): CPython's `open`, `os.stat`, `os.
 - ssl: explain a certificate failure on a system without a CA bundle.
 """
 
-import os
 import sys
 
 from _exxo_boot import EXE, INDEX
 
 _PREFIX = EXE + "/"
-_BPREFIX = os.fsencode(_PREFIX)
+_BPREFIX = _PREFIX.encode(sys.getfilesystemencoding(), "surrogateescape")  # os.fsencode: os is not loaded yet
 _children = None  # dir member name ("" for the root) -> sorted child names; built on first use
 
 
@@ -22,6 +21,8 @@ def member_of(path):
     """The member name for a path inside the binary ('' for the binary itself as a directory), else None."""
     if isinstance(path, int):
         return None
+    import os  # imported by whoever passes a path here
+
     if not isinstance(path, (str, bytes)):
         try:
             path = os.fspath(path)

@@ -495,7 +495,7 @@ fill_memfd(long idx)
         }
         done_in += (uint64_t)got;
         if (!inflating) {
-            crc = crc32(crc, in, (uInt)got);
+            crc = exxo_crc32(crc, in, (size_t)got);
             done_out += (uint64_t)got;
             if (write_all(m, in, (size_t)got) != 0) {
                 err = errno;
@@ -513,7 +513,7 @@ fill_memfd(long idx)
                 goto fail;
             }
             size_t produced = CHUNK - z.avail_out;
-            crc = crc32(crc, out, (uInt)produced);
+            crc = exxo_crc32(crc, out, produced);
             done_out += produced;
             if (done_out > e->size || write_all(m, out, produced) != 0) {
                 err = done_out > e->size ? EIO : errno;
@@ -685,7 +685,7 @@ fs_local_member_intact(int fd, const char *name, uint64_t offset, uint64_t size)
         if (pread_all(fd, buf, want, offset + done) != 0) {
             return 0;
         }
-        crc = crc32(crc, buf, (uInt)want);
+        crc = exxo_crc32(crc, buf, want);
         done += want;
     }
     return crc == rd32(hdr + 14);
@@ -701,7 +701,7 @@ fs_member_intact(const char *name, const void *buf, size_t n, uint64_t at)
     }
     const fs_entry *e = &fs.entries[idx];
     return e->method == 0 && e->size == n && fs.base + e->offset == at &&
-           crc32(crc32(0L, Z_NULL, 0), buf, (uInt)n) == e->crc;
+           exxo_crc32(0, buf, n) == e->crc;
 }
 
 /* ---- mounting ----------------------------------------------------------------------------------- */

@@ -47,6 +47,7 @@ typedef struct {
 static char exe_path[PATH_MAX];
 static int exe_is_app; /* kind 'A': exposed as _exxo.app, read by the runtime's site.py (see venv()) */
 
+#include "exxo_crc32.c"        /* zlib's crc32(), by carry-less multiplication where the CPU has it */
 #include "exxo_fsview.c"       /* the file-system view of the binary's members: state, index, mounting */
 #include "exxo_fsview_calls.c" /* ... and the libc entry points it defines (open, stat, opendir...) */
 
@@ -70,9 +71,33 @@ exxo_memfd_create(PyObject *self, PyObject *args)
     return PyLong_FromLong(fd);
 }
 
+static PyObject *
+exxo_crc32_py(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    unsigned long value = 0;
+    if (!PyArg_ParseTuple(args, "y*|k:crc32", &data, &value)) {
+        return NULL;
+    }
+    unsigned long crc;
+    if (data.len > (1 << 20)) { /* long enough to let other threads run meanwhile */
+        Py_BEGIN_ALLOW_THREADS
+        crc = exxo_crc32(value & 0xffffffffUL, data.buf, (size_t)data.len);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        crc = exxo_crc32(value & 0xffffffffUL, data.buf, (size_t)data.len);
+    }
+    PyBuffer_Release(&data);
+    return PyLong_FromUnsignedLong(crc);
+}
+
 static PyMethodDef exxo_methods[] = {
     {"memfd_create", exxo_memfd_create, METH_VARARGS,
      "memfd_create(name, flags=MFD_CLOEXEC) -> fd, by raw syscall (works on any glibc)."},
+    {"crc32", exxo_crc32_py, METH_VARARGS,
+     "crc32(data, value=0) -> zlib.crc32(data, value), computed by carry-less multiplication where the CPU "
+     "has it."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -40,7 +40,7 @@ def launcher_source() -> bytes:
 def write_launcher(programs: Path) -> None:
     """The launcher as CPython's Programs/python.c, with the file it includes and the format's constants."""
     (programs / "python.c").write_bytes(launcher_source())
-    for part in ("fsview.c", "fsview_calls.c"):  # #included by main.c
+    for part in ("crc32.c", "fsview.c", "fsview_calls.c"):  # #included by main.c
         (programs / f"exxo_{part}").write_bytes((PACKAGE / "launcher" / part).read_bytes())
     (programs / "exxo_format.h").write_text(fmt.c_header())
 
