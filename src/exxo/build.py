@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from exxo import archive, checks, collect, project
 from exxo.errors import InputError, OutputError, check_writable_dir
 from exxo.progress import Reporter
-from exxo.venv import is_exxo_venv, read_cfg, venv_python
+from exxo.venv import DEFAULT_PYTHON, is_exxo_venv, read_cfg, venv_python
 
 EPILOG = """examples:
   exxo build                         # the project in ., the active exxo venv -> dist/<script name>
@@ -19,6 +24,14 @@ EPILOG = """examples:
   exxo build --entry app-admin       # the project has several console scripts
   exxo build --main app.cli:main     # no console script: name the function
   exxo build -c                      # compress the runtime part with upx
+  exxo build --all-scripts -o dist/  # one binary for every console script, a symlink per script in dist/
+  exxo build --sbom                  # also write dist/<script name>.cdx.json (CycloneDX 1.6)
+
+published tools, no project needed (a private venv, cached by runtime and requirements):
+  exxo build httpie --entry http -o http
+  exxo build ansible-core --all-scripts -o bin/
+  exxo build -r requirements.txt --constraint constraints.txt --main tool.cli:main -o tool
+  exxo build httpie --entry http --no-index --find-links ./wheels -o http   # offline, from a wheelhouse
 
 [tool.exxo] in pyproject.toml takes the same settings (flags override it):
   [tool.exxo]
@@ -27,6 +40,7 @@ EPILOG = """examples:
   output = "dist/app"
   compress = false
   native = "memfd"       # or "cache"
+  scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
 
 The project is built by pip and installed into a private directory for the build: an editable install
@@ -35,10 +49,14 @@ The project is built by pip and installed into a private directory for the build
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("build", help="build the project into one executable",
+    p = sub.add_parser("build", help="build the project (or published requirements) into one executable",
                        description="Install the project into the exxo venv, then write one executable: the exxo "
-                       "runtime with the project and its dependencies appended.",
+                       "runtime with the project and its dependencies appended. With requirements (REQ, -r) no "
+                       "project is needed: they are pip-installed into a private exxo venv, cached.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("requirements", nargs="*", metavar="REQ",
+                   help="requirements to build instead of a project (pip's syntax: httpie, 'black[d]>=24', a wheel)")
+    p.add_argument("-r", "--requirement", action="append", metavar="FILE", help="a requirements file (repeatable)")
     p.add_argument("-s", "--source", type=Path, default=Path("."), metavar="SRC", help="project directory (.)")
     p.add_argument("-o", "--output",
                    help="output file, or a directory to write <script name> into (an existing one, or any path "
@@ -46,9 +64,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     group = p.add_mutually_exclusive_group()
     group.add_argument("--main", metavar="MOD:FUNC", help="run this function instead of a console script")
     group.add_argument("--entry", metavar="NAME", help="the console script to build (when there are several)")
+    p.add_argument("--all-scripts", action="store_true", default=None,
+                   help="carry every console script of the built distributions: run under a script's name "
+                        "(symlink, hard link, copy) the binary runs that script; -o DIR also writes the symlinks")
+    p.add_argument("--sbom", action="store_true", help="also write OUTPUT.cdx.json, a CycloneDX 1.6 SBOM")
     p.add_argument("-c", "--compress", action="store_true", default=None, help="compress the runtime with upx")
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
     p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
+    pip = p.add_argument_group("requirements mode (REQ or -r): passed to pip")
+    pip.add_argument("-p", "--python", metavar="VERSION",
+                     help=f"CPython version of the private venv (default: {DEFAULT_PYTHON})")
+    pip.add_argument("--constraint", action="append", metavar="FILE", help="a constraints file (pip -c)")
+    pip.add_argument("--index-url", metavar="URL", help="the package index (pip --index-url)")
+    pip.add_argument("--find-links", action="append", metavar="DIR|URL", help="wheels there too (pip --find-links)")
+    pip.add_argument("--no-index", action="store_true", help="only --find-links, no index (offline builds)")
     p.set_defaults(run=run)
 
 
@@ -127,27 +156,138 @@ def remove_stale_temps(output: Path) -> None:
 
 
 def _log_path(name: str) -> Path:
+    import re
+
     from exxo.common import cache_root
 
-    return cache_root() / "logs" / f"build-{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:60]  # a requirement may be a path or a URL
+    return cache_root() / "logs" / f"build-{safe}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
-def run(args: argparse.Namespace) -> int:
-    start = time.monotonic()
+@dataclass
+class App:
+    """What a build ships, whichever way it was asked for (a project, or published requirements)."""
+
+    python: Path  # the venv's interpreter (the runtime)
+    version: str  # its CPython release
+    roots: list[str]  # the distributions whose requirement closure is the app
+    first: list[Path]  # directories that shadow the venv (the project's private install)
+    proj: project.Project  # name, console scripts and [tool.exxo] that choose the entry
+    own_code: Path | None  # where the project's own modules are (None: only published code)
+
+
+def _project_app(args: argparse.Namespace, tmp: Path, rep: Reporter) -> App:
     env = find_venv(args.venv)
     python = venv_python(env)
-    runtime_exe = python.resolve()
     cfg = read_cfg(env)
     src = args.source.absolute()
-    project.check_source(src)
     config = project.read_config(src)
     wanted = config.get("python")
     have = cfg.get("exxo-python", "")
     if wanted and not (have == wanted or have.startswith(wanted + ".")):
         raise InputError(f"[tool.exxo] python = {wanted!r}, but the venv {env} is CPython {have or '?'}",
                          hint=f"make a venv for it: exxo venv DIR -p {wanted}, then exxo build --venv DIR")
+    rep.stage(f"pip: building {src}")
+    proj = project.install(python, src, tmp, rep)
+    return App(python, have, [proj.name], [proj.location], proj, proj.location)
+
+
+def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
+    from exxo import collect, toolenv
+    from exxo.runtime.bootstrap import ensure_runtime
+
+    request = toolenv.PipRequest.from_args(args)
+    runtime = ensure_runtime(args.python or DEFAULT_PYTHON, rep)
+    tool = toolenv.ensure(runtime, request, rep)
+    rep.info(("reusing" if tool.reused else "made") + f" the private venv {tool.path}")
+    inv = collect.inventory(tool.python)
+    requested = [n for n in tool.requested if n in inv.dists]
+    if not requested:
+        raise InputError("pip installed none of the requirements as a distribution exxo can read",
+                         hint="give requirements by name (httpie, 'black>=24'), or wheel files")
+    scripts: dict[str, Any] = {}
+    for name in requested:
+        for script, ep in sorted(inv.dists[name]["scripts"].items()):
+            scripts.setdefault(script, ep)
+    if args.entry and args.entry not in scripts:  # a script of a requirement of them (jupyter of jupyter_core)
+        for dist in inv.dists.values():
+            if args.entry in dist["scripts"]:
+                scripts[args.entry] = dist["scripts"][args.entry]
+    dist = inv.dists[requested[0]]
+    proj = project.Project(Path.cwd(), ", ".join(requested), dist["version"], inv.site, scripts, [], {})
+    return App(tool.python, runtime.version, requested, [], proj, None)
+
+
+def all_scripts(inv: collect.Inventory, roots: list[str]) -> dict[str, dict[str, Any]]:
+    """Every console script of the app's distributions (the roots' first, then their requirements'): the
+    names a multi-call binary answers to, each with what it runs."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in collect.closure(inv, roots)[0]:
+        for script, ep in sorted(inv.dists[name]["scripts"].items()):
+            out.setdefault(script, {"module": ep.module, "attr": ep.attr})
+    return dict(sorted(out.items()))
+
+
+def _python_info(runtime_exe: Path, version: str, tag: str) -> dict[str, Any]:
+    """The manifest's `python`: the release, and the runtime's components (CPython and each library linked
+    into it, with version, licence, source URL and sha256), so the binary can say what it is made of."""
+    from exxo.runtime import sources
+
+    info: dict[str, Any] = {"version": version, "minor": ".".join(version.split(".")[:2]), "tag": tag}
+    meta_path = runtime_exe.parent.parent / "runtime.json"
+    if not meta_path.is_file():
+        return info
+    meta = json.loads(meta_path.read_text())
+    pinned = sources.CPYTHON.get(version)
+    components = [{"name": "cpython", "version": version, "license": "PSF-2.0",
+                   "sha256": meta.get("source", {}).get("sha256", ""), "url": pinned.url if pinned else ""}]
+    for c in meta.get("components", []):
+        lib = sources.LIBRARIES.get(c["name"])
+        url = lib.url if lib is not None and lib.version == c["version"] else ""
+        components.append({"name": c["name"], "version": c["version"], "license": c.get("license", ""),
+                           "sha256": c.get("sha256", ""), "url": url})
+    info["components"] = sorted(components, key=lambda c: c["name"])
+    info["toolchain"] = meta.get("toolchain", "")
+    return info
+
+
+def write_script_links(output: Path, scripts: dict[str, Any]) -> list[Path]:
+    """DIR/<script> -> <binary name> (relative symlinks) beside a multi-call binary written into DIR."""
+    links = []
+    for name in scripts:
+        link = output.parent / name
+        if link == output or "/" in name:
+            continue
+        if link.is_dir() and not link.is_symlink():
+            raise OutputError(f"cannot write the symlink {link}: it is a directory", hint="remove it, or use -o")
+        tmp = link.with_name(f".{name}.link.tmp")
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(output.name, tmp)
+        os.replace(tmp, link)
+        links.append(link)
+    return links
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.monotonic()
+    req_mode = bool(args.requirements or args.requirement)
+    if not req_mode:
+        given = [f for f, v in (("-p", args.python), ("--constraint", args.constraint),
+                                ("--index-url", args.index_url), ("--find-links", args.find_links),
+                                ("--no-index", args.no_index)) if v]
+        if given:
+            raise InputError(f"{', '.join(given)} only apply when building requirements (REQ or -r FILE)",
+                             hint="name what to build: exxo build httpie --entry http " + " ".join(given))
+        project.check_source(args.source.absolute())
+    elif args.venv:
+        raise InputError("--venv builds a project; requirements (REQ, -r) get a private venv",
+                         hint="drop --venv, or drop the requirements and build the project")
+    src = Path.cwd() if req_mode else args.source.absolute()
+    config = {} if req_mode else project.read_config(src)
     native = args.native or config.get("native", "memfd")
     compress = args.compress if args.compress is not None else bool(config.get("compress", False))
+    multi = args.all_scripts if args.all_scripts is not None else config.get("scripts") == "all"
     out_path, out_is_dir = requested_output(args.output, src, config)
     check_writable_dir(out_path if out_is_dir else out_path.parent,  # fail before the (slow) pip build
                        f"the binary {out_path / '<script name>' if out_is_dir else out_path}")
@@ -155,29 +295,40 @@ def run(args: argparse.Namespace) -> int:
         from exxo.compress import find_upx
 
         find_upx()
-    with Reporter(_log_path(src.name)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
-        rep.stage(f"pip: building {src}")
-        proj = project.install(python, src, Path(tmp), rep)
-        name, entry = project.choose_entry(proj, args.entry, args.main)
+    label = (args.requirements or [Path(args.requirement[0]).stem])[0] if req_mode else src.name
+    with Reporter(_log_path(label)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
+        app = _requirements_app(args, rep) if req_mode else _project_app(args, Path(tmp), rep)
+        python, proj = app.python, app.proj
+        runtime_exe = python.resolve()
+        entry_arg = args.entry
+        if multi and entry_arg is None and args.main is None and proj.config.get("entry") is None \
+                and len(proj.scripts) > 1:
+            entry_arg = next((s for s in proj.scripts if canonicalize_name(s) in app.roots), None)
+        name, entry = project.choose_entry(proj, entry_arg, args.main)
         output = final_output(out_path, out_is_dir, name)
-        project.ensure_requirements(python, proj, rep)
-        rep.stage(f"collecting {proj.name} and its requirements")
-        members, inv = collect.collect(python, proj.name, config.get("include"), config.get("exclude"),
-                                       first=[proj.location])
+        if app.own_code is not None:
+            project.ensure_requirements(python, proj, rep)
+        rep.stage(f"collecting {', '.join(app.roots)} and their requirements")
+        members, inv = collect.collect(python, app.roots, config.get("include"), config.get("exclude"),
+                                       first=app.first)
+        if multi:
+            entry["scripts"] = all_scripts(inv, app.roots)
         boot, boot_modules = archive.compile_boot(python)
-        version = cfg.get("exxo-python", inv.version)
-        python_info = {"version": version, "minor": ".".join(version.split(".")[:2]), "tag": inv.tag}
+        python_info = _python_info(runtime_exe, app.version or inv.version, inv.tag)
         embed = bool(config.get("embed-runtime", False))
         if embed:
             members += runtime_members(runtime_exe)
         checks.check_members(members)
-        checks.check_own_code(python, members, proj.location, inv.tag)
-        checks.check_entry(python, members, entry, proj.location, inv.tag, proj.name)
+        location = app.own_code or inv.site
+        if app.own_code is not None:
+            checks.check_own_code(python, members, app.own_code, inv.tag)
+        checks.check_entry(python, members, entry, location, inv.tag, proj.name)
         rep.stage(f"writing {output}")
         remove_stale_temps(output)
         try:
             info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot,
                                         boot_modules, keep_ensurepip=embed)
+            links = write_script_links(output, entry["scripts"]) if multi and out_is_dir else []
         except OSError as exc:
             if not str(exc.filename or "").startswith(str(output.parent)):
                 raise
@@ -188,7 +339,19 @@ def run(args: argparse.Namespace) -> int:
 
             rep.stage("compressing the runtime part with upx")
             compress_binary(output)
+        sbom_path = None
+        if args.sbom:
+            from exxo import sbom
+
+            sbom_path = output.with_name(output.name + ".cdx.json")
+            rep.stage(f"writing the SBOM {sbom_path}")
+            sbom.write(output, sbom_path)
     size = output.stat().st_size
     print(f"exxo: built {output} ({size / 1e6:.1f} MB, {info.members} files, build {info.build_id[:12]}) "
           f"in {time.monotonic() - start:.1f}s; runs {entry['module']}:{entry['attr'] or '__main__'}")
+    if multi:
+        print(f"exxo: answers to {len(entry['scripts'])} scripts: {', '.join(entry['scripts'])}"
+              + (f" ({len(links)} symlinks in {output.parent})" if links else ""))
+    if sbom_path is not None:
+        print(f"exxo: SBOM {sbom_path}")
     return 0

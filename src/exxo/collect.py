@@ -17,6 +17,7 @@ import io
 import json
 import marshal
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -96,15 +97,18 @@ def read_distributions(paths: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def closure(inv: Inventory, root: str) -> tuple[list[str], list[str]]:
-    """(canonical names of `root` and all it requires here, requirements that are missing or unmet).
+def closure(inv: Inventory, root: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    """(canonical names of `root` (one name or several) and all they require here, requirements that are
+    missing or unmet).
 
     Markers are evaluated for the venv's interpreter (the runtime), with the extras each distribution is
     asked for; a distribution reached again with more extras is walked again for those.
     """
     order: list[str] = []
     problems: list[str] = []
-    todo: list[tuple[str, frozenset[str], Requirement | None]] = [(canonicalize_name(root), frozenset(), None)]
+    roots = [root] if isinstance(root, str) else list(root)
+    todo: list[tuple[str, frozenset[str], Requirement | None]] = [
+        (canonicalize_name(r), frozenset(), None) for r in reversed(roots)]
     seen: dict[str, set[str]] = {}
     while todo:
         name, extras, req = todo.pop()
@@ -163,7 +167,7 @@ def dist_files(inv: Inventory, dist: dict[str, Any]) -> list[str]:
     return out
 
 
-def collect(python: Path, root: str, include: list[str] | None = None, exclude: list[str] | None = None,
+def collect(python: Path, root: str | Sequence[str], include: list[str] | None = None, exclude: list[str] | None = None,
             first: list[Path] | None = None) -> tuple[list[Member], Inventory]:
     """The zip members of the app: `root`'s closure from the venv (with `first` dirs shadowing it)."""
     inv = inventory(python, first)
@@ -174,7 +178,8 @@ def collect(python: Path, root: str, include: list[str] | None = None, exclude: 
         if inv.egg_links:
             hint += "\nnote: the venv has `setup.py develop` installs (" + ", ".join(inv.egg_links) + \
                 ") that exxo cannot ship: pip install them normally"
-        raise InputError(f"{root} needs distributions that are not installed in the venv: {', '.join(missing)}",
+        what = root if isinstance(root, str) else ", ".join(root)
+        raise InputError(f"{what} needs distributions that are not installed in the venv: {', '.join(missing)}",
                          hint=hint)
     roots = [p.resolve() for p in (python.parent.parent, *(first or ()))]  # the venv, the project's install
     patterns = ALWAYS_EXCLUDED + tuple(exclude or ())

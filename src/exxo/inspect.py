@@ -1,4 +1,4 @@
-"""`exxo inspect BINARY [--json] [--list]`: what an exxo binary carries."""
+"""`exxo inspect BINARY [--json] [--list] [--sbom]`: what an exxo binary carries."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("inspect", help="show what an exxo binary carries",
                        description="Show the runtime version, exxo version, entry point, build id, sizes, "
                        "native libraries and (with --list) every file of an exxo binary.",
-                       epilog="examples:\n  exxo inspect dist/app\n  exxo inspect dist/app --json --list | jq .files",
+                       epilog="examples:\n  exxo inspect dist/app\n  exxo inspect dist/app --json --list | jq .files\n"
+                              "  exxo inspect --sbom dist/app > app.cdx.json   # CycloneDX 1.6: distributions, "
+                              "runtime, libraries",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("binary", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--list", action="store_true", help="list every file")
+    p.add_argument("--sbom", action="store_true",
+                   help="print a CycloneDX 1.6 SBOM (JSON): every distribution with its licence and file hashes, "
+                        "the CPython runtime and the libraries linked into it, the libraries wheels bundle")
     p.set_defaults(run=run)
 
 
@@ -36,12 +41,27 @@ def summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "native_mode": manifest["native"],
         "sizes": manifest["_sizes"] | {"files_uncompressed": sum(v[fmt.F_SIZE] for v in files.values())},
         "file_count": len(files),
+        "scripts": answers_to(manifest),
         "native_libraries": {k: {"soname": v.get("soname"), "needed": v.get("needed", [])}
                              for k, v in sorted(manifest.get("elf", {}).items())},
     }
 
 
+def answers_to(manifest: dict[str, Any]) -> list[str]:
+    """The names the binary answers to when run under them (argv[0]): its console scripts (a multi-call binary
+    has several), and python, python3, python3.X, under which it is the app's Python interpreter."""
+    entry = manifest["entry"]
+    scripts = sorted(entry.get("scripts") or ([entry["name"]] if entry.get("name") else []))
+    minor = manifest["python"].get("minor") or ""
+    return scripts + ["python", "python3"] + ([f"python{minor}"] if minor else [])
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.sbom:
+        from exxo import sbom
+
+        print(sbom.render(args.binary), end="")
+        return 0
     manifest = read_info(args.binary)
     info = summary(manifest, args.binary)
     if args.list:
@@ -52,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     s = info["sizes"]
     print(f"{info['path']}: exxo binary\n"
           f"  runs        {info['entry_name']} -> {info['entry']}\n"
+          f"  answers to  {', '.join(info['scripts'])}\n"
           f"  runtime     CPython {info['python']}\n"
           f"  built by    exxo {info['exxo_version']}, build id {info['build_id']}\n"
           f"  native mode {info['native_mode']}\n"

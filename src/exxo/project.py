@@ -26,7 +26,7 @@ from exxo.progress import Reporter
 # [tool.exxo] key -> the type its value must have (flags of `exxo build` override these)
 CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "python": str, "entry": str, "main": str, "output": str, "compress": bool, "native": str,
-    "include": list, "exclude": list, "embed-runtime": bool,
+    "include": list, "exclude": list, "embed-runtime": bool, "scripts": str,
 }
 NATIVE_MODES = ("memfd", "cache")
 DEFAULT_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # PEP 518: what a project without [build-system] gets
@@ -72,6 +72,9 @@ def read_config(src: Path) -> dict[str, Any]:
     if config.get("native", "memfd") not in NATIVE_MODES:
         raise InputError(f"[tool.exxo] native = {config['native']!r} in {path} is not memfd or cache",
                          hint='use native = "memfd" (default) or native = "cache"')
+    if config.get("scripts", "all") != "all":
+        raise InputError(f"[tool.exxo] scripts = {config['scripts']!r} in {path}: the only value is \"all\"",
+                         hint='scripts = "all" makes the binary answer to every console script (--all-scripts)')
     return dict(config)
 
 

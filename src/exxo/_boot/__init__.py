@@ -134,6 +134,8 @@ def _damaged(exe, why):
 
 def _start(exe, manifest_offset, manifest_size, app_mode):
     global EXE, INDEX, ELF, MANIFEST, BASE, _fd
+    if app_mode and sys.orig_argv and _is_python_name(sys.orig_argv[0]):
+        _become_python(exe)
     EXE = exe
     this = sys.modules["_exxo_boot"]
     this.__path__ = []  # a package, so `from _exxo_boot import x` finds the boot modules
@@ -195,6 +197,27 @@ def _exists(path):
     except OSError:
         return False
     return True
+
+
+def _is_python_name(argv0):
+    """Run as `python`, `python3` or `python3.X` (a symlink, hard link or copy named so), the binary is the
+    Python of the app's environment, as a venv's bin/python is (docs/reference.md)."""
+    name = argv0.rpartition("/")[2]
+    return name in ("python", "python3", "python%d.%d" % sys.version_info[:2])
+
+
+def _become_python(exe):
+    """Exec this binary again as an interpreter (the launcher's re-entry mode, EXXO_PYTHON=1): the command line
+    is then parsed by CPython itself (-c, -m, a script, stdin, -X/-O/-u...), before the interpreter starts --
+    which this app-mode process, already initialised with isolated settings, can no longer do."""
+    env = dict(posix.environ)
+    env[b"EXXO_PYTHON"] = b"1"
+    try:
+        posix.execve(exe, sys.orig_argv, env)
+    except OSError as exc:
+        sys.stderr.write("exxo: %s: cannot start as Python: %s\n" % (exe, exc))
+        sys.stderr.flush()
+        raise SystemExit(126) from None
 
 
 def _found_on_path(name, exe):
@@ -292,8 +315,20 @@ class _SitePrinter:
         return repr(self._real())
 
 
-def _entry_callable():
+def _chosen_entry():
+    """What this run executes: in a multi-call binary (built with --all-scripts) the console script named like
+    the file it was run as (argv[0]: a symlink, hard link or copy), else the default entry."""
     entry = MANIFEST["entry"]
+    scripts = entry.get("scripts")
+    if scripts and sys.argv and sys.argv[0]:
+        chosen = scripts.get(sys.argv[0].rpartition("/")[2])
+        if chosen is not None:
+            return chosen
+    return entry
+
+
+def _entry_callable():
+    entry = _chosen_entry()
     import importlib
 
     module = importlib.import_module(entry["module"])
@@ -306,7 +341,7 @@ def _entry_callable():
 
 def run_app():
     """App mode: call the entry point; its return value becomes the exit status (as a console script)."""
-    entry = MANIFEST["entry"]
+    entry = _chosen_entry()
     if not entry.get("attr"):
         import runpy
 
