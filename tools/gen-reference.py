@@ -27,6 +27,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `native` | `"memfd"` or `"cache"` | default native-code loading mode (`--native`) |
 | `include` | list of globs | extra files from site-packages to ship (relative to site-packages) |
 | `exclude` | list of globs | files of the collected distributions to leave out |
+| `scripts` | `"all"` | a multi-call binary: it carries every console script of the app's distributions and runs the one it is named after (`--all-scripts`) |
 | `embed-runtime` | bool | the binary can recreate the bare runtime it carries (and keeps ensurepip's pip wheel), so it can make venvs without a bootstrap: how `dist/exxo` is built (default false) |
 
 ## Environment variables
@@ -54,6 +55,57 @@ Everything else the binary ignores like `python -I`: `PYTHONPATH`, `PYTHONHOME`,
 """
 
 MANIFEST = """
+## Building published requirements (no project)
+
+`exxo build REQ [REQ ...] [-r FILE]` builds what pip installs for those requirements, with no project and no
+venv to prepare: exxo makes a private exxo venv under `$XDG_CACHE_HOME/exxo/envs/<runtime>-<key>` (the key
+hashes the runtime, the requirements as given, the contents of every `-r`/`--constraint` file, `--index-url`,
+`--no-index` and the file names in each `--find-links` directory), pip-installs the requirements into it and
+builds. The same command line reuses that venv (no pip run, no network) and gives byte-identical binaries; any
+change to those inputs makes a new venv (delete `~/.cache/exxo/envs/` to refresh unpinned requirements). The
+binary runs the console script `--entry NAME` (any script of the installed distributions), `--main MOD:FUNC`,
+or the only script of the distributions asked for; with several and neither flag, the error lists them.
+`-p VERSION` chooses the runtime (default 3.13). pip's options: `--constraint FILE` (pip's `-c`; exxo's own `-c`
+is `--compress`), `--index-url URL`, `--find-links DIR|URL` (repeatable), `--no-index`: offline builds from a
+wheelhouse work (`pip download -d wheels httpie` once, then `exxo build httpie --entry http --no-index
+--find-links wheels`). A requirement pip cannot resolve or install ends with pip's own message and exit code 3;
+the half-made venv is removed.
+
+## Multi-call binaries and the `python` names
+
+`exxo build --all-scripts` (or `scripts = "all"`) records every console script of the app's distributions (the
+project's or the requirements', then those of what they require) in the manifest (`entry.scripts`). The binary
+looks at the name it is run under (the last part of `argv[0]`): a symlink, hard link or copy named like one of
+them runs that script; any other name runs the default entry (`--entry`; with `--all-scripts` and no
+`--entry`, a script named like the distribution). With `-o DIR/` (or the default `dist/`) exxo also writes a
+relative symlink `DIR/<script>` -> `<binary name>` per script.
+
+Every binary (multi-call or not) run under the name `python`, `python3` or `python3.X` (X: its own minor
+version) is the Python interpreter of the app's environment, as a venv's `bin/python` is: the command line is
+CPython's (`-c`, `-m`, a script path, `-` or stdin, `-i`, `-I`, `-X`, `-O`, `-u`...), the app's distributions
+are importable, `sys.executable` is the binary, and `multiprocessing` (spawn, forkserver) works. The binary
+re-executes itself once in its interpreter mode (`EXXO_PYTHON=1`) for that; unlike the app, the interpreter
+reads the `PYTHON*` variables as CPython does. `exxo inspect` lists the names a binary answers to.
+
+## Bill of materials (SBOM)
+
+`exxo inspect --sbom BINARY` prints a CycloneDX 1.6 JSON document, `exxo build --sbom` writes it to
+`OUTPUT.cdx.json`; both read only the binary. Components:
+- every distribution in the binary: name, version, purl `pkg:pypi/<name>@<version>`, licence (the
+  `License-Expression` of its metadata, else its licence classifiers, SPDX ids where a classifier names exactly
+  one, else its `License` field when that is a name), and each of its files in the binary (its RECORD's rows,
+  plus the bytecode exxo compiled) as a nested `file` component with its SHA-256;
+- the CPython runtime and each library linked into it (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses,
+  libedit, util-linux's libuuid, zstd for 3.14; expat and mpdecimal as CPython's bundled copies): version,
+  SPDX licence, a `source-distribution` reference with the source URL and its sha256 from exxo's pinned
+  table, recorded in the manifest at build time (`python.components`);
+- every native library a wheel bundles (`<dist>.libs/`): its soname and SHA-256;
+- SBOMs shipped inside wheels (PEP 770, `.dist-info/sboms/`): linked from their distribution (an external
+  reference of type `bom` to the file's path in the binary, with its SHA-256).
+The document describes the binary itself as `metadata.component` (name, build id, SHA-256 of the file, the
+scripts it answers to). It is deterministic: the serial number derives from the build id and the file's hash,
+the timestamp is the binary's zip date (`SOURCE_DATE_EPOCH`, else 1980-01-01), lists are sorted.
+
 ## Manifest format
 
 See [design.md](design.md), defined once in `src/exxo/format.py`: the binary's zip ends with a 74-byte comment
@@ -88,7 +140,9 @@ def render() -> str:
         errors.EXIT_OK: "success",
         errors.EXIT_ERROR: "a failure reported with a message and a hint",
         errors.EXIT_USAGE: "bad command line",
-        errors.EXIT_BUILD: "building the runtime or the app failed (the log's last lines and its path are shown)",
+        errors.EXIT_BUILD: "building the runtime or the app failed (the log's last lines and its path are shown); "
+                           "pip could not install the requirements of `exxo build REQ...` (pip's own message, "
+                           "then exxo's hint)",
         errors.EXIT_INPUT: "bad input: a project, venv, source tarball or binary exxo cannot use; a project whose "
                            "entry point cannot start (a module or function that is not there, a package without "
                            "`__main__`) or whose own code does not compile; a file the binary cannot hold (a name "

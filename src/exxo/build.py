@@ -26,6 +26,7 @@ EPILOG = """examples:
   exxo build -c                      # compress the runtime part with upx
   exxo build --all-scripts -o dist/  # one binary for every console script, a symlink per script in dist/
   exxo build --sbom                  # also write dist/<script name>.cdx.json (CycloneDX 1.6)
+  ln -s app python3 && ./python3 -m pip list   # any binary named python, python3, python3.X is the app's Python
 
 published tools, no project needed (a private venv, cached by runtime and requirements):
   exxo build httpie --entry http -o http
@@ -86,7 +87,8 @@ def find_venv(given: Path | None) -> Path:
     if env is None:
         raise InputError("no exxo venv: none is active and --venv was not given",
                          hint="make one and activate it:\n  exxo venv /tmp/env && . /tmp/env/bin/activate\n"
-                              "then pip install your project's dependencies and run exxo build again")
+                              "then pip install your project's dependencies and run exxo build again\n"
+                              "(a published tool needs no project and no venv: exxo build httpie --entry http)")
     env = env.absolute()
     if not env.is_dir():
         raise InputError(f"the venv {env} does not exist", hint="make one with: exxo venv DIR")
@@ -176,8 +178,7 @@ class App:
     own_code: Path | None  # where the project's own modules are (None: only published code)
 
 
-def _project_app(args: argparse.Namespace, tmp: Path, rep: Reporter) -> App:
-    env = find_venv(args.venv)
+def _project_app(args: argparse.Namespace, env: Path, tmp: Path, rep: Reporter) -> App:
     python = venv_python(env)
     cfg = read_cfg(env)
     src = args.source.absolute()
@@ -272,6 +273,7 @@ def write_script_links(output: Path, scripts: dict[str, Any]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     req_mode = bool(args.requirements or args.requirement)
+    env = None  # the project's exxo venv (requirements get a private one)
     if not req_mode:
         given = [f for f, v in (("-p", args.python), ("--constraint", args.constraint),
                                 ("--index-url", args.index_url), ("--find-links", args.find_links),
@@ -279,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
         if given:
             raise InputError(f"{', '.join(given)} only apply when building requirements (REQ or -r FILE)",
                              hint="name what to build: exxo build httpie --entry http " + " ".join(given))
+        env = find_venv(args.venv)
         project.check_source(args.source.absolute())
     elif args.venv:
         raise InputError("--venv builds a project; requirements (REQ, -r) get a private venv",
@@ -297,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
         find_upx()
     label = (args.requirements or [Path(args.requirement[0]).stem])[0] if req_mode else src.name
     with Reporter(_log_path(label)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
-        app = _requirements_app(args, rep) if req_mode else _project_app(args, Path(tmp), rep)
+        app = _requirements_app(args, rep) if env is None else _project_app(args, env, Path(tmp), rep)
         python, proj = app.python, app.proj
         runtime_exe = python.resolve()
         entry_arg = args.entry

@@ -50,8 +50,10 @@ def make_wheel(dest: Path) -> Path:
         "tri/__init__.py": "",
         "tri/cli.py": CLI,
         "tri-1.0.dist-info/METADATA": "Metadata-Version: 2.4\nName: tri\nVersion: 1.0\nLicense-Expression: MIT\n",
-        "tri-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: exxo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        "tri-1.0.dist-info/entry_points.txt": "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in SCRIPTS.items()),
+        "tri-1.0.dist-info/WHEEL":
+            "Wheel-Version: 1.0\nGenerator: exxo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "tri-1.0.dist-info/entry_points.txt":
+            "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in SCRIPTS.items()),
         "tri-1.0.dist-info/sboms/tri.cdx.json": json.dumps(EMBEDDED_SBOM),
     }
     record = []

@@ -13,6 +13,7 @@ import exxo
 
 SRC = Path(exxo.__file__).resolve().parent
 PIPELINE = {"exxo.archive", "exxo.build", "exxo.collect", "exxo.project", "exxo.venv", "exxo.inspect", "exxo.cli",
+            "exxo.toolenv", "exxo.sbom",
             "exxo.compress"}
 # What every layer may import; these import no other exxo module but each other. exxo.format is the binary
 # format's one definition, shared by the runtime's writers, the pipeline and the boot (which ships it).
