@@ -26,7 +26,7 @@ EPILOG = """examples:
   exxo build -c                      # compress the runtime part with upx
   exxo build --all-scripts -o dist/  # one binary for every console script, a symlink per script in dist/
   exxo build --sbom                  # also write dist/<script name>.cdx.json (CycloneDX 1.6)
-  ln -s app python3 && ./python3 -m pip list   # any binary named python, python3, python3.X is the app's Python
+  ln -s app python3 && ./python3 -c "import app"  # any binary named python, python3, python3.X: the app's Python
 
 published tools, no project needed (a private venv, cached by runtime and requirements):
   exxo build httpie --entry http -o http
@@ -210,10 +210,10 @@ def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
     for name in requested:
         for script, ep in sorted(inv.dists[name]["scripts"].items()):
             scripts.setdefault(script, ep)
-    if args.entry and args.entry not in scripts:  # a script of a requirement of them (jupyter of jupyter_core)
-        for dist in inv.dists.values():
-            if args.entry in dist["scripts"]:
-                scripts[args.entry] = dist["scripts"][args.entry]
+    wanted = canonicalize_name(args.entry or "")
+    if args.entry and all(canonicalize_name(s) != wanted for s in scripts):
+        for dist in inv.dists.values():  # a script of what they require (`jupyter` of jupyter_core)
+            scripts.update({s: ep for s, ep in dist["scripts"].items() if canonicalize_name(s) == wanted})
     dist = inv.dists[requested[0]]
     proj = project.Project(Path.cwd(), ", ".join(requested), dist["version"], inv.site, scripts, [], {})
     return App(tool.python, runtime.version, requested, [], proj, None)

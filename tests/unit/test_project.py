@@ -27,9 +27,9 @@ def test_not_a_project(tmp_path: Path) -> None:
 
 def test_config_values(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", '[tool.exxo]\npython = "3.13"\nentry = "x"\ncompress = true\n'
-          'native = "cache"\nexclude = ["*/tests/*"]\n')
+          'native = "cache"\nexclude = ["*/tests/*"]\nscripts = "all"\n')
     assert project.read_config(tmp_path) == {"python": "3.13", "entry": "x", "compress": True, "native": "cache",
-                                             "exclude": ["*/tests/*"]}
+                                             "exclude": ["*/tests/*"], "scripts": "all"}
     write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
     assert project.read_config(tmp_path) == {}
 
@@ -40,6 +40,7 @@ def test_config_values(tmp_path: Path) -> None:
     ("[tool.exxo]\nexclude = 'a'\n", "must be a list of strings"),
     ("[tool.exxo]\nexclude = [1]\n", "must be a list of strings"),
     ("[tool.exxo]\nnative = 'disk'\n", "is not memfd or cache"),
+    ("[tool.exxo]\nscripts = 'some'\n", 'the only value is "all"'),
     ("[tool]\nexxo = 3\n", "is not a table"),
     ("[tool.exxo\n", "is not valid TOML"),
 ])
