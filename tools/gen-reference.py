@@ -77,7 +77,8 @@ the half-made venv is removed.
 project's or the requirements', then those of what they require) in the manifest (`entry.scripts`). The binary
 looks at the name it is run under (the last part of `argv[0]`): a symlink, hard link or copy named like one of
 them runs that script; any other name runs the default entry (`--entry`; with `--all-scripts` and no
-`--entry`, a script named like the distribution). With `-o DIR/` (or the default `dist/`) exxo also writes a
+`--entry`: the script named like a distribution built, else the one whose name every other script's begins
+with, as `ansible` for `ansible-playbook`). With `-o DIR/` (or the default `dist/`) exxo also writes a
 relative symlink `DIR/<script>` -> `<binary name>` per script.
 
 Every binary (multi-call or not) run under the name `python`, `python3` or `python3.X` (X: its own minor

@@ -229,6 +229,16 @@ def all_scripts(inv: collect.Inventory, roots: list[str]) -> dict[str, dict[str,
     return dict(sorted(out.items()))
 
 
+def default_script(scripts: dict[str, Any], roots: list[str]) -> str | None:
+    """The default entry of a multi-call binary when none is named: the script named like a distribution built
+    (black), else the one every other script's name begins with (ansible for ansible-playbook, ansible-vault)."""
+    if len(scripts) < 2:
+        return None
+    named = [s for s in scripts if canonicalize_name(s) in roots]
+    prefix = [s for s in scripts if all(other.startswith(s) for other in scripts)]
+    return (named or prefix or [None])[0]
+
+
 def _python_info(runtime_exe: Path, version: str, tag: str) -> dict[str, Any]:
     """The manifest's `python`: the release, and the runtime's components (CPython and each library linked
     into it, with version, licence, source URL and sha256), so the binary can say what it is made of."""
@@ -304,9 +314,8 @@ def run(args: argparse.Namespace) -> int:
         python, proj = app.python, app.proj
         runtime_exe = python.resolve()
         entry_arg = args.entry
-        if multi and entry_arg is None and args.main is None and proj.config.get("entry") is None \
-                and len(proj.scripts) > 1:
-            entry_arg = next((s for s in proj.scripts if canonicalize_name(s) in app.roots), None)
+        if multi and entry_arg is None and args.main is None and proj.config.get("entry") is None:
+            entry_arg = default_script(proj.scripts, app.roots)
         name, entry = project.choose_entry(proj, entry_arg, args.main)
         output = final_output(out_path, out_is_dir, name)
         if app.own_code is not None:

@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("exxo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `exxo inspect --sbom BINARY | head`: the reader has gone, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the final flush does not fail again
+        return 1
     except Exception as exc:  # a bug: one clear line, the traceback on request
         if os.environ.get("EXXO_DEBUG"):
             raise
