@@ -236,7 +236,8 @@ def default_script(scripts: dict[str, Any], roots: list[str]) -> str | None:
         return None
     named = [s for s in scripts if canonicalize_name(s) in roots]
     prefix = [s for s in scripts if all(other.startswith(s) for other in scripts)]
-    return (named or prefix or [None])[0]
+    chosen = named or prefix
+    return chosen[0] if chosen else None
 
 
 def _python_info(runtime_exe: Path, version: str, tag: str) -> dict[str, Any]:
