@@ -294,9 +294,10 @@ def run(args: argparse.Namespace) -> int:
                              hint="name what to build: exxo build httpie --entry http " + " ".join(given))
         env = find_venv(args.venv)
         project.check_source(args.source.absolute())
-    elif args.venv:
-        raise InputError("--venv builds a project; requirements (REQ, -r) get a private venv",
-                         hint="drop --venv, or drop the requirements and build the project")
+    elif args.venv or args.source != Path("."):
+        flag = "--venv" if args.venv else "-s"
+        raise InputError(f"{flag} builds a project; requirements (REQ, -r) get a private venv and need no project",
+                         hint=f"drop {flag}, or drop the requirements and build the project")
     src = Path.cwd() if req_mode else args.source.absolute()
     config = {} if req_mode else project.read_config(src)
     native = args.native or config.get("native", "memfd")

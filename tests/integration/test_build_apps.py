@@ -48,12 +48,18 @@ def test_pure_cli(venv: Path, tmp_path: Path) -> None:
 
 
 def test_name_does_not_matter_and_symlink(venv: Path, tmp_path: Path) -> None:
+    # Any name runs the app, but python, python3 and python3.X: under those the binary is its app's Python
+    # (tests/integration/test_multicall.py).
     binary = build(venv, fixture("cli-pure", tmp_path))
-    renamed = tmp_path / "bin" / "python3"
+    renamed = tmp_path / "bin" / "python3-tool"
     renamed.parent.mkdir()
     shutil.copy2(binary, renamed)
     proc = run_clean(renamed, "x")
     assert proc.stdout.startswith("argv ['"), proc.stderr
+    as_python = tmp_path / "bin" / "python3"
+    shutil.copy2(binary, as_python)
+    proc = run_clean(as_python, "-c", "import cli_pure, sys; print(sys.argv)")
+    assert proc.stdout == "['-c']\n", proc.stderr
     link = tmp_path / "link"
     link.symlink_to(renamed)
     proc = run_clean(link, "y")

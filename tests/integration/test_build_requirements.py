@@ -78,6 +78,10 @@ def check_http(binary: Path, server: str, tmp: Path) -> None:
 def test_published_cli_from_pypi(from_pypi: tuple[Path, Path], server: str, tmp_path: Path) -> None:
     check_http(from_pypi[0], server, tmp_path)
     assert (from_pypi[1] / "exxo-requirements.json").is_file()
+    # not a multi-call build, still the Python of its app under that name
+    (tmp_path / "empty" / "python3").symlink_to("http")
+    proc = run_clean(tmp_path / "empty" / "python3", "-c", "import httpie, sys; print(httpie.__name__, sys.argv)")
+    assert proc.returncode == 0 and proc.stdout == "httpie ['-c']\n", proc.stderr
 
 
 def test_the_private_venv_is_reused(from_pypi: tuple[Path, Path], cache: dict[str, str], tmp_path: Path) -> None:

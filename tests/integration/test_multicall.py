@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYTHON_VERSION
-from tests.integration.helpers import exxo, run_clean
+from tests.integration.helpers import FIXTURES, exxo, run_clean
 
 pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 
@@ -170,3 +171,16 @@ def test_sbom_links_the_wheels_own_sbom(multi: Path) -> None:
     assert [p["value"] for p in doc["metadata"]["component"]["properties"] if p["name"] == "exxo:script"] == \
         sorted(SCRIPTS)
     assert exxo("inspect", "--sbom", multi / "tri-one").stdout == text
+
+
+def test_project_with_scripts_all(exxo_venv: Path, tmp_path: Path) -> None:
+    # [tool.exxo] scripts = "all" in a project with two scripts, neither named like it: --entry picks the default
+    src = tmp_path / "two-scripts"
+    shutil.copytree(FIXTURES / "two-scripts", src)
+    with open(src / "pyproject.toml", "a") as f:
+        f.write('\n[tool.exxo]\nscripts = "all"\nentry = "two-server"\n')
+    proc = exxo("build", "-s", src, "--venv", exxo_venv, "-o", f"{tmp_path / 'bin'}/")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert os.readlink(tmp_path / "bin" / "two_admin") == "two-server"
+    assert run_clean(tmp_path / "bin" / "two_admin").stdout == "admin\n"
+    assert run_clean(tmp_path / "bin" / "two-server").stdout == "server\n"
