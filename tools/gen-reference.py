@@ -86,7 +86,8 @@ version) is the Python interpreter of the app's environment, as a venv's `bin/py
 CPython's (`-c`, `-m`, a script path, `-` or stdin, `-i`, `-I`, `-X`, `-O`, `-u`...), the app's distributions
 are importable, `sys.executable` is the binary, and `multiprocessing` (spawn, forkserver) works. The binary
 re-executes itself once in its interpreter mode (`EXXO_PYTHON=1`) for that; unlike the app, the interpreter
-reads the `PYTHON*` variables as CPython does. `exxo inspect` lists the names a binary answers to.
+honours `PYTHONPATH` and CPython's other `PYTHON*` variables as a venv's python does (not `PYTHONHOME`: the
+binary is its own home). `exxo inspect` lists the names a binary answers to.
 
 ## Bill of materials (SBOM)
 
