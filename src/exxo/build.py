@@ -214,6 +214,10 @@ def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
     if args.entry and all(canonicalize_name(s) != wanted for s in scripts):
         for dist in inv.dists.values():  # a script of what they require (`jupyter` of jupyter_core)
             scripts.update({s: ep for s, ep in dist["scripts"].items() if canonicalize_name(s) == wanted})
+    if not scripts and not args.main:
+        raise InputError(f"{', '.join(requested)}: no console script, so exxo does not know what the binary runs",
+                         hint="name the function: --main MODULE:FUNCTION, or a script of what they require: "
+                              "--entry NAME")
     dist = inv.dists[requested[0]]
     proj = project.Project(Path.cwd(), ", ".join(requested), dist["version"], inv.site, scripts, [], {})
     return App(tool.python, runtime.version, requested, [], proj, None)

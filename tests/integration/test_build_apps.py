@@ -169,6 +169,11 @@ def test_numpy_wheel_with_bundled_libs(venv: Path, tmp_path: Path) -> None:
         assert "solve True" in proc.stdout
         cache = home / ".cache" / "exxo"
         assert cache.exists() == (mode == "cache")  # memfd mode writes nothing
+    # the SBOM names the libraries numpy's wheel bundles (numpy.libs/), with their sha256
+    sbom = json.loads(exxo("inspect", "--sbom", binary).stdout)
+    bundled = [c for c in sbom["components"] if {"name": "exxo:bundled-by", "value": "numpy.libs"} in
+               c.get("properties", [])]
+    assert bundled and all(c["name"].startswith("lib") and len(c["hashes"][0]["content"]) == 64 for c in bundled)
 
 
 def test_memfd_start_opens_nothing_for_writing(venv: Path, tmp_path: Path) -> None:

@@ -111,6 +111,14 @@ def test_offline_from_a_wheelhouse(from_pypi: tuple[Path, Path], cache: dict[str
     assert two.returncode == 0 and "made the private venv" in two.stderr, two.stderr
     digest = [hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in ("one", "two")]
     assert digest[0] == digest[1]
+    # a distribution without console scripts needs --main
+    none = exxo("build", "certifi", "--no-index", "--find-links", wheels, "-o", tmp_path / "c", "-p", PYTHON_VERSION,
+                env=offline)
+    assert none.returncode == 4 and "certifi: no console script" in none.stderr and "--main" in none.stderr
+    main = exxo("build", "certifi", "--no-index", "--find-links", wheels, "--main", "certifi", "-o", tmp_path / "c",
+                "-p", PYTHON_VERSION, env=offline)
+    assert main.returncode == 0, main.stderr
+    assert run_clean(tmp_path / "c").stdout.strip().endswith("cacert.pem")  # python -m certifi
 
 
 def test_unresolvable_requirement(cache: dict[str, str], tmp_path: Path) -> None:
