@@ -104,7 +104,10 @@ binary is its own home). `exxo inspect` lists the names a binary answers to.
 - every native library a wheel bundles (`<dist>.libs/`): its soname and SHA-256;
 - SBOMs shipped inside wheels (PEP 770, `.dist-info/sboms/`): linked from their distribution (an external
   reference of type `bom` to the file's path in the binary, with its SHA-256).
-The document describes the binary itself as `metadata.component` (name, build id, SHA-256 of the file, the
+Its `dependencies` say what depends on what: the binary on every distribution, the runtime and the bundled
+libraries; CPython on its libraries; each distribution on the ones its `Requires-Dist` names that the binary
+carries (markers evaluated for the binary's Python; requirements of extras are not drawn, as the binary does not
+record which extras were asked for). The document describes the binary itself as `metadata.component` (name, build id, SHA-256 of the file, the
 scripts it answers to). It is deterministic: the serial number derives from the build id and the file's hash,
 the timestamp is the binary's zip date (`SOURCE_DATE_EPOCH`, else 1980-01-01), lists are sorted.
 

@@ -11,6 +11,8 @@ Everything is read from the binary itself, so the SBOM of a copied binary says t
 - each native library a wheel bundles (`<dist>.libs/...`): soname and SHA-256 (from the manifest's ELF facts);
 - SBOMs shipped inside wheels (PEP 770, `.dist-info/sboms/*`): linked from their distribution (an external
   reference of type `bom` to their path inside the binary, with their SHA-256).
+`dependencies`: the binary -> every distribution, the runtime and the bundled libraries; CPython -> its
+libraries; a distribution -> those its Requires-Dist names that the binary carries.
 Deterministic: the serial number is derived from the build id, the timestamp is the binary's zip date, and
 every list is sorted, so two identical builds give byte-identical SBOMs.
 """
@@ -186,6 +188,27 @@ def _bundled_libraries(manifest: dict[str, Any], site: str) -> list[Component]:
     return out
 
 
+def _requires(zf: zipfile.ZipFile, metadata: str, python: dict[str, Any]) -> set[str]:
+    """Canonical names of the distribution's Requires-Dist whose markers hold for the binary's Python on Linux
+    (requirements of extras are left out: which extras were asked for is not recorded)."""
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    env = {**{k: str(v) for k, v in default_environment().items()}, "python_version": str(python.get("minor", "")),
+           "python_full_version": str(python.get("version", "")), "implementation_name": "cpython",
+           "platform_python_implementation": "CPython", "sys_platform": "linux", "platform_system": "Linux",
+           "os_name": "posix", "extra": ""}
+    out: set[str] = set()
+    for text in BytesHeaderParser().parsebytes(zf.read(metadata)).get_all("Requires-Dist") or []:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate(env):
+            out.add(canonicalize_name(req.name))
+    return out
+
+
 def build(binary: Path) -> Bom:
     manifest = read_info(binary)
     site = manifest["stdlib_prefix"] + "/site-packages/"
@@ -197,6 +220,7 @@ def build(binary: Path) -> Bom:
                              if n.startswith(site) and n.split("/")[-2].endswith(".dist-info")
                              and n.endswith("/METADATA") and n.count("/") == site.count("/") + 1})
         dists = [_distribution(zf, d, site, tag, names) for d in dist_infos]
+        requires = {d: _requires(zf, site + d + "/METADATA", manifest["python"]) for d in dist_infos}
         date = zf.getinfo(fmt.MANIFEST_NAME).date_time
     cpython, libraries = _runtime(manifest)
     bundled = _bundled_libraries(manifest, site)
@@ -219,6 +243,11 @@ def build(binary: Path) -> Bom:
     bom.dependencies.add(Dependency(ref=app.bom_ref, dependencies=[
         Dependency(ref=c.bom_ref) for c in (*dists, cpython, *bundled)]))
     bom.dependencies.add(Dependency(ref=cpython.bom_ref, dependencies=[Dependency(ref=c.bom_ref) for c in libraries]))
+    by_name = {str(c.purl.name): c for c in dists if c.purl is not None}
+    for dist_info, dist in zip(dist_infos, dists, strict=True):
+        # what it requires among what the binary carries (markers were evaluated when it was built)
+        needed = [by_name[n] for n in sorted(requires[dist_info]) if n in by_name and by_name[n] is not dist]
+        bom.dependencies.add(Dependency(ref=dist.bom_ref, dependencies=[Dependency(ref=c.bom_ref) for c in needed]))
     return bom
 
 

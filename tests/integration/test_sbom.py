@@ -59,6 +59,11 @@ def test_valid_and_complete(builds: list[Path]) -> None:
     # greenlet/gevent ship C extensions; the SBOM hashes them as files of their distribution
     assert any(f["name"].endswith(".so") for f in components["greenlet"]["components"])
     assert doc["metadata"]["component"]["name"] == "flask-gevent-demo"
+    graph = {d["ref"]: set(d.get("dependsOn", [])) for d in doc["dependencies"]}
+    flask = components["flask"]["bom-ref"]
+    assert components["werkzeug"]["bom-ref"] in graph[flask] and components["jinja2"]["bom-ref"] in graph[flask]
+    assert graph["runtime:cpython"] >= {"runtime:openssl", "runtime:sqlite"}
+    assert flask in graph["exxo-binary"] and "runtime:cpython" in graph["exxo-binary"]
 
 
 def test_deterministic(builds: list[Path], tmp_path: Path) -> None:
