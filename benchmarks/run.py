@@ -3,10 +3,12 @@
 Every figure is a ratio of medians measured side by side (commands interleaved, so machine noise hits both
 alike). Results are printed and written to benchmarks/results.md (or --out) with the date and the machine.
 
-    python benchmarks/run.py [--runs N] [--only startup,micro,apps,build] [--out FILE]
+    python benchmarks/run.py [--runs N] [--only startup,micro,pyperformance,apps,build] [--out FILE]
 
 Parts: `startup` and `micro` (the runtime next to a gcc build of the same CPython), `apps` (start-up of built
-apps next to their venv: benchmarks/apps.py), `build` (exxo build next to PyInstaller: benchmarks/build_time.py).
+apps next to their venv: benchmarks/apps.py), `build` (exxo build next to PyInstaller: benchmarks/build_time.py),
+`pyperformance` (a fixed pyperformance subset next to the distribution's PGO+LTO interpreter of the same release,
+else the plain runtime build: benchmarks/pyperf_suite.py; PYVER=3.11 make bench compares with /usr/bin/python3.11).
 Set-up (reference interpreter, venvs, pip installs) is cached under ~/.cache/exxo/bench/ and never timed.
 """
 
@@ -27,6 +29,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import apps  # noqa: E402
 import build_time  # noqa: E402
+import pyperf_suite  # noqa: E402
 from reference import reference_python  # noqa: E402
 from timing import Section, compare, ratio_rows  # noqa: E402
 
@@ -70,7 +73,7 @@ def measure_inprocess(commands: dict[str, list[str]], runs: int) -> dict[str, fl
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-PARTS = ("startup", "micro", "apps", "build")
+PARTS = ("startup", "micro", "pyperformance", "apps", "build")
 
 
 def main() -> int:
@@ -114,6 +117,8 @@ def main() -> int:
                          f"third-party libraries {built['libraries']} s (about 0 when they came from the cache).")
         sections.append(Section("Runtime: start-up and micro timings (exxo runtime vs a gcc build)", notes,
                                 ("benchmark", "interpreter", "median", "ratio to reference"), rows))
+    if "pyperformance" in parts:
+        sections.append(pyperf_suite.run(runtime))
     if "apps" in parts:
         sections.append(apps.run(runtime, args.runs))
     if "build" in parts:
