@@ -6,7 +6,8 @@ Reference: the distribution's interpreter of the release when the machine has on
 the same release (`exxo bootstrap --plain`: the runtime's recipe without PGO and LTO), so each version's gain is
 on record. Runs alternate between the two interpreters in chunks of benchmarks (which goes first alternates
 too), so load from the machine's other work falls on both alike. pyperformance `--fast`; the figure per
-benchmark is the ratio of pyperf's means (time: >1 = the runtime is slower), summarised by the geometric mean.
+benchmark is the ratio of pyperf's medians (time: >1 = the runtime is slower; medians rather than means because
+the machine is shared and load spikes skew a mean), summarised by the geometric mean.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ BENCHMARKS = [
     "pyflate", "raytrace", "regex_compile", "regex_effbot", "regex_v8", "richards", "scimark", "spectral_norm",
     "sqlite_synth", "sympy", "telco", "unpack_sequence", "unpickle_pure_python", "xml_etree",
 ]
-CHUNK = 4  # benchmarks per pyperformance call before switching interpreter
+CHUNK = 1  # benchmarks per pyperformance call before switching interpreter (load here changes by the minute)
 
 
 def tool() -> Path:
@@ -67,11 +68,11 @@ def run_chunk(exe: Path, python: str, names: list[str], out: Path, work: Path) -
                    check=True, cwd=work, env=clean_env())
 
 
-def means(exe: Path, results: Path) -> dict[str, float]:
-    """Mean seconds per benchmark of a pyperf results file (read with pyperf, as `pyperf compare_to` does)."""
+def medians(exe: Path, results: Path) -> dict[str, float]:
+    """Median seconds per benchmark of a pyperf results file (read with pyperf, as `pyperf compare_to` does)."""
     code = ("import json, sys, pyperf\n"
             "s = pyperf.BenchmarkSuite.load(sys.argv[1])\n"
-            "print(json.dumps({b.get_name(): b.mean() for b in s.get_benchmarks()}))")
+            "print(json.dumps({b.get_name(): b.median() for b in s.get_benchmarks()}))")
     out = subprocess.run([str(exe.with_name("python")), "-c", code, str(results)], capture_output=True, text=True,
                          check=True)
     return {k: float(v) for k, v in json.loads(out.stdout).items()}
@@ -92,7 +93,7 @@ def run(runtime: Runtime, benchmarks: list[str] | None = None) -> Section:
         for which, python in order if (i // CHUNK) % 2 == 0 else order[::-1]:
             print(f"bench: pyperformance {','.join(chunk)} on {which}", file=sys.stderr)
             run_chunk(exe, python, chunk, files[which], work)
-    mine, theirs = means(exe, files["runtime"]), means(exe, files["reference"])
+    mine, theirs = medians(exe, files["runtime"]), medians(exe, files["reference"])
     common = sorted(set(mine) & set(theirs))
     ratios = {name: mine[name] / theirs[name] for name in common}
     rows = [f"| {name} | {theirs[name] * 1000:.2f} ms | {mine[name] * 1000:.2f} ms | {ratios[name]:.3f} |"
@@ -103,6 +104,6 @@ def run(runtime: Runtime, benchmarks: list[str] | None = None) -> Section:
     notes = [f"pyperformance 1.14 `--fast`, {len(names)} benchmarks ({len(ratios)} results), run side by side "
              f"(chunks of {CHUNK}, order alternating) on {os.cpu_count()} shared cores.",
              f"Runtime: {runtime.python} (CPython {runtime.version}, {optimize}). Reference: {label}, {ref}.",
-             "Ratio = runtime mean / reference mean (time): below 1 the runtime is faster."]
+             "Ratio = runtime median / reference median (time): below 1 the runtime is faster."]
     return Section(f"pyperformance: exxo runtime vs {label}", notes,
                    ("benchmark", "reference", "exxo runtime", "ratio"), rows)

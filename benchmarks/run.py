@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40, help="rounds of start-up timings (builds: runs/8, >= 3)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts ({','.join(PARTS)})")
     parser.add_argument("--runtime", type=Path, help="runtime directory to measure (default: the current recipe's)")
+    parser.add_argument("--benchmarks", help="pyperformance benchmarks to run (default: the fixed subset)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown file (default: %(default)s)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -118,7 +119,7 @@ def main() -> int:
         sections.append(Section("Runtime: start-up and micro timings (exxo runtime vs a gcc build)", notes,
                                 ("benchmark", "interpreter", "median", "ratio to reference"), rows))
     if "pyperformance" in parts:
-        sections.append(pyperf_suite.run(runtime))
+        sections.append(pyperf_suite.run(runtime, args.benchmarks.split(",") if args.benchmarks else None))
     if "apps" in parts:
         sections.append(apps.run(runtime, args.runs))
     if "build" in parts:
