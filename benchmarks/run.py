@@ -3,10 +3,13 @@
 Every figure is a ratio of medians measured side by side (commands interleaved, so machine noise hits both
 alike). Results are printed and written to benchmarks/results.md (or --out) with the date and the machine.
 
-    python benchmarks/run.py [--runs N] [--only startup,micro,apps,build] [--out FILE]
+    python benchmarks/run.py [--runs N] [--only startup,micro,pyperformance,callgrind,apps,build] [--out FILE]
 
 Parts: `startup` and `micro` (the runtime next to a gcc build of the same CPython), `apps` (start-up of built
-apps next to their venv: benchmarks/apps.py), `build` (exxo build next to PyInstaller: benchmarks/build_time.py).
+apps next to their venv: benchmarks/apps.py), `build` (exxo build next to PyInstaller: benchmarks/build_time.py),
+`pyperformance` (a fixed pyperformance subset next to the distribution's PGO+LTO interpreter of the same release,
+else the plain runtime build: benchmarks/pyperf_suite.py; PYVER=3.11 make bench compares with /usr/bin/python3.11),
+`callgrind` (instruction counts of a few of them against the same reference, load-independent: callgrind_suite.py).
 Set-up (reference interpreter, venvs, pip installs) is cached under ~/.cache/exxo/bench/ and never timed.
 """
 
@@ -27,6 +30,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import apps  # noqa: E402
 import build_time  # noqa: E402
+import callgrind_suite  # noqa: E402
+import pyperf_suite  # noqa: E402
 from reference import reference_python  # noqa: E402
 from timing import Section, compare, ratio_rows  # noqa: E402
 
@@ -70,7 +75,7 @@ def measure_inprocess(commands: dict[str, list[str]], runs: int) -> dict[str, fl
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-PARTS = ("startup", "micro", "apps", "build")
+PARTS = ("startup", "micro", "pyperformance", "callgrind", "apps", "build")
 
 
 def main() -> int:
@@ -78,6 +83,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40, help="rounds of start-up timings (builds: runs/8, >= 3)")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts ({','.join(PARTS)})")
     parser.add_argument("--runtime", type=Path, help="runtime directory to measure (default: the current recipe's)")
+    parser.add_argument("--benchmarks", help="pyperformance benchmarks to run (default: the fixed subset)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown file (default: %(default)s)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -114,6 +120,10 @@ def main() -> int:
                          f"third-party libraries {built['libraries']} s (about 0 when they came from the cache).")
         sections.append(Section("Runtime: start-up and micro timings (exxo runtime vs a gcc build)", notes,
                                 ("benchmark", "interpreter", "median", "ratio to reference"), rows))
+    if "pyperformance" in parts:
+        sections.append(pyperf_suite.run(runtime, args.benchmarks.split(",") if args.benchmarks else None))
+    if "callgrind" in parts:
+        sections.append(callgrind_suite.run(runtime))
     if "apps" in parts:
         sections.append(apps.run(runtime, args.runs))
     if "build" in parts:

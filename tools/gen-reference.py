@@ -45,6 +45,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `EXXO_DEBUG` | exxo | `1`: show the traceback of an internal error (exit code 70) |
 | `EXXO_PYTHON_FOR_REGEN` | exxo bootstrap | interpreter that runs CPython's regeneration scripts (default: the one running exxo) |
 | `EXXO_GLIBC_CAP` | exxo bootstrap | highest glibc symbol version the validator accepts (default 2.17) |
+| `EXXO_RUNTIME_OPT` | exxo bootstrap | `pgo-lto` (default: gcc PGO + LTO) or `plain` (-O3 only, what `--plain` sets); part of the runtime's cache key |
 
 Everything else the binary ignores like `python -I`: `PYTHONPATH`, `PYTHONHOME`, `PYTHONSTARTUP`, the user site.
 

@@ -34,9 +34,11 @@ from exxo.runtime import cpython, sources, toolchain, validate
 # file of launcher/ counts too, whatever its name (`recipe_files`), and the format module (the launcher is
 # compiled with the header it generates, make_stdlib_zip writes its marker).
 RECIPE_FILES = ["format.py", "runtime/cpython.py", "runtime/make_stdlib_zip.py", "runtime/modules.toml",
-                "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py"]
+                "runtime/elfhide.py", "runtime/deps.py", "runtime/toolchain.py", "runtime/gcclink.py"]
 # Environment variables the build reads, with the value each has when unset.
-KNOBS = {"EXXO_GLIBC_CAP": GLIBC_FLOOR, "SOURCE_DATE_EPOCH": "1700000000"}
+# EXXO_RUNTIME_OPT: "pgo-lto" (the default runtime) or "plain" (`exxo bootstrap --plain`: the -O3-only build
+# that `make bench` measures PGO+LTO's gain against where no distribution interpreter of the release exists).
+KNOBS = {"EXXO_GLIBC_CAP": GLIBC_FLOOR, "SOURCE_DATE_EPOCH": "1700000000", "EXXO_RUNTIME_OPT": "pgo-lto"}
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,8 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
             env={**tc.env(cpython=True), **built.configure_env},
             configure_args=list(built.configure_args),
             link_libs=tc.link_libs(), wrapper_dir=tc.wrapper_dir,
-            source_date_epoch=int(knob("SOURCE_DATE_EPOCH")),
-            meta={"toolchain": tc.name, "components": built.components,
+            source_date_epoch=int(knob("SOURCE_DATE_EPOCH")), optimize=knob("EXXO_RUNTIME_OPT"),
+            meta={"toolchain": tc.name, "optimize": knob("EXXO_RUNTIME_OPT"), "components": built.components,
                   "source": {"file": tarball.name, "sha256": source.sha256s[0] if source.sha256s else None}},
         )
         rep.stage("extract and patch")

@@ -1,4 +1,4 @@
-"""`exxo bootstrap [-p 3.13] [--source PATH|URL] [--jobs N] [--force] [--print-path]`."""
+"""`exxo bootstrap [-p 3.13] [--source PATH|URL] [--jobs N] [--force] [--plain] [--print-path]`."""
 
 from __future__ import annotations
 
@@ -24,11 +24,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--source", metavar="PATH|URL", help="CPython source tarball to use instead of downloading")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="parallel compile jobs")
     p.add_argument("--force", action="store_true", help="rebuild even when the runtime is cached")
+    p.add_argument("--plain", action="store_true",
+                   help="build without PGO and LTO (-O3 only): the reference `make bench` compares against")
     p.add_argument("--print-path", action="store_true", help="print the runtime executable's path")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plain:
+        os.environ["EXXO_RUNTIME_OPT"] = "plain"  # a knob of the recipe hash: its own cache entry
     cached = None if args.force else find_runtime(args.python)
     runtime = cached or ensure_runtime(args.python, source_override=args.source, jobs=args.jobs, force=args.force)
     if args.print_path:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -90,6 +91,7 @@ class Build:
     link_libs: list[str] = field(default_factory=list)
     wrapper_dir: Path | None = None  # toolchain wrappers; their paths are scrubbed from sysconfig
     source_date_epoch: int = 0
+    optimize: str = "pgo-lto"  # or "plain" (-O3 only: the reference `make bench` measures the gain against)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -346,11 +348,52 @@ def drop_clang_ceval_flag(srcdir: Path) -> None:
         path.write_text("\n".join(lines))
 
 
+OPTIMIZE = ("pgo-lto", "plain")
+# gcc's PGO, as CPython's own `--enable-optimizations` sets it for gcc (configure cannot be asked: the gcc-cc
+# wrapper compiles with gcc but answers `--version` as zig's clang). Atomic counters: the training task runs
+# threads, and racy counters make a profile gcc then rejects as inconsistent.
+# -g0 overrides CPython's -g (the runtime is stripped): DWARF would be streamed through LTO for nothing.
+PGO_GENERATE = "-g0 -fprofile-generate -fprofile-update=atomic"
+PGO_USE = "-g0 -fprofile-use -fprofile-correction -Wno-missing-profile"
+# The training task, CPython's own (`make profile-opt`'s PROFILE_TASK): ~45 test modules chosen for PGO.
+TRAINING = ["-m", "test", "--pgo", "--timeout=1200"]
+
+
 def compile_(b: Build) -> None:
-    env = {"SOURCE_DATE_EPOCH": str(b.source_date_epoch)}
-    b.reporter.run(["make", f"-j{b.jobs}"], cwd=b.srcdir, env=env, what="make")
+    """`make`; for the default "pgo-lto" build, CPython's profile-opt sequence spelled out for gcc + zig:
+    an instrumented build, the training task, then the rebuild with the profile and LTO (gcclink.py)."""
+    env = {"SOURCE_DATE_EPOCH": str(b.source_date_epoch), "EXXO_LTO_JOBS": str(b.jobs)}
+    make = ["make", f"-j{b.jobs}"]
+    if b.optimize == "pgo-lto":
+        b.reporter.run([*make, f"CFLAGS_NODIST={PGO_GENERATE}", "LDFLAGS_NODIST=-fprofile-generate"],
+                       cwd=b.srcdir, env=env, what="make (instrumented for PGO)")
+        train(b)
+        # Objects and binaries go, the .gcda profiles stay (CPython's own target for this step).
+        b.reporter.run(["make", "clean-retain-profile"], cwd=b.srcdir, env=env, what="make clean-retain-profile")
+        # Fat LTO objects: machine code too, so the build's helper programs link without LTO (gcclink.py).
+        lto = f"-flto={b.jobs} -ffat-lto-objects"
+        make += [f"CFLAGS_NODIST={PGO_USE} {lto}", f"LDFLAGS_NODIST=-flto={b.jobs}"]
+    elif b.optimize != "plain":
+        raise BuildError(f"unknown runtime optimisation {b.optimize!r}", hint=f"one of: {', '.join(OPTIMIZE)}")
+    b.reporter.run(make, cwd=b.srcdir, env=env, what="make")
     if not (b.srcdir / "python").is_file():
         raise BuildError("make finished without producing ./python", log_tail="")
+
+
+def train(b: Build) -> None:
+    """Run the instrumented interpreter on the training task; failing tests do not spoil the profile (CPython's
+    own `run_profile_task` ignores the exit status too)."""
+    started = time.time() - 2  # file times may be coarser than the clock
+    try:
+        b.reporter.run(["./python", *TRAINING], cwd=b.srcdir, what="PGO training task")
+    except BuildError as exc:
+        b.reporter.log(f"training task: {exc} (ignored: the profile is what counts)")
+    # The build itself runs ./python (sysconfig data...), so .gcda files exist before the task: look for the
+    # interpreter loop's profile, written (merged) at the task's exit.
+    ceval = [p for p in b.srcdir.glob("Python/ceval*.gcda") if p.stat().st_mtime >= started]
+    if not ceval:
+        raise BuildError("the PGO training task wrote no profile for the interpreter loop (Python/ceval.gcda)",
+                         hint="see the log: the instrumented interpreter did not run")
 
 
 def _sysconfigdata(b: Build) -> Path:

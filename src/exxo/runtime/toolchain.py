@@ -30,7 +30,9 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from exxo.common import GLIBC_FLOOR, cache_root, xdg_cache_home
@@ -106,6 +108,11 @@ def _libgcc() -> Path:
     return path
 
 
+def _libgcov() -> str:
+    """gcc's profile runtime, linked into the instrumented interpreter of a PGO build (gcclink.py)."""
+    return _gcc_print("-print-file-name=libgcov.a", "gcc is needed to compile the runtime")
+
+
 def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
     """Write cc/c++/ar/ranlib wrappers around the `ziglang` package's zig into workdir."""
     try:
@@ -138,8 +145,13 @@ def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
         f'exec gcc -march=x86-64 -mtune=generic -fPIC -fno-semantic-interposition -nostdinc '
         f'-isystem "{_gcc_include()}" {includes} '
         f'-D__GLIBC_MINOR__={TARGET.rsplit(".", 1)[1]} "$@";; esac; done\n'
+        # A link with gcc's PGO or LTO flags (only the runtime's optimised build passes them, at make time)
+        # goes through gcclink.py: libgcov for the instrumented link, gcc's LTO before zig's (see there).
+        f'case " $* " in *" -flto"*|*" -fprofile-generate "*) exec "{sys.executable}" -I "{workdir / "gcclink.py"}" '
+        f'"{zig}" {TARGET} {CPU} "{_libgcov()}" "${{EXXO_LTO_JOBS:-2}}" -- "$@";; esac\n'
         f'exec "{zig}" cc -target {TARGET} -mcpu={CPU} "$@"'
     )
+    (workdir / "gcclink.py").write_bytes((resources.files("exxo") / "runtime" / "gcclink.py").read_bytes())
     tools = {
         "gcc-cc": gcc_cc,
         "cc": f'exec "{zig}" cc -target {TARGET} -mcpu={CPU} "$@"',
