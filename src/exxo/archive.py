@@ -31,6 +31,7 @@ from exxo import format as fmt
 from exxo.common import atomic_output
 from exxo.elfdeps import resolve_needed
 from exxo.errors import InputError
+from exxo.packing import DROPPED_NAME, Packing, dropped_listing, stdlib_member_dropped, strip_elf
 
 # The format's names, from the one module that defines them (docs/design.md).
 COMMENT_SIZE = fmt.COMMENT_SIZE
@@ -40,8 +41,6 @@ BOOT = fmt.BOOT_NAME
 BOOT_MODULES = fmt.BOOT_MODULES
 MAIN = fmt.MAIN_NAME
 RESERVED = (fmt.RESERVED_PREFIX, fmt.MAIN_NAME)
-# Never copied from the runtime's stdlib into an app: pip's wheel belongs to `exxo venv`.
-STDLIB_EXCLUDE = ("ensurepip/_bundled/",)
 DEFLATE_LEVEL = 6
 
 
@@ -156,26 +155,27 @@ def _deflate(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
-def _entry_for(name: str, data: bytes, store: bool) -> _Entry:
+def _entry_for(name: str, data: bytes, store: bool, deflate_elf: bool = False) -> _Entry:
     is_elf = data[:4] == b"\x7fELF"
     mode = 0o100755 if is_elf else 0o100644
     crc = zlib.crc32(data)
-    if not (store or is_elf) and len(data) > 64:
+    if not (store or (is_elf and not deflate_elf)) and len(data) > 64:
         packed = _deflate(data)
         if len(packed) < len(data):
             return _Entry(name, packed, 8, crc, len(data), mode)
     return _Entry(name, data, 0, crc, len(data), mode)
 
 
-def _raw_stdlib(runtime: bytes, keep_ensurepip: bool) -> tuple[bytes, list[_Entry]]:
-    """The runtime's ELF part and its stdlib members as raw entries (compressed bytes copied as they are)."""
+def _raw_stdlib(runtime: bytes, prefix: str, exclude: tuple[str, ...]) -> tuple[bytes, list[_Entry]]:
+    """The runtime's ELF part and its stdlib members as raw entries (compressed bytes copied as they are),
+    without the modules in `exclude` (packing.stdlib_member_dropped)."""
     start = zip_start(runtime)
     if start is None:
         return runtime, []
     out = []
     with zipfile.ZipFile(io.BytesIO(runtime)) as zf:
         for info in zf.infolist():
-            if info.is_dir() or (not keep_ensurepip and any(x in info.filename for x in STDLIB_EXCLUDE)):
+            if info.is_dir() or stdlib_member_dropped(info.filename, prefix, exclude):
                 continue
             if info.filename.startswith("__exxo__/"):  # the runtime's zipimport index: its offsets are the
                 continue  # runtime zip's; an app binary's boot importer has the manifest's index instead
@@ -230,6 +230,11 @@ class _ZipWriter:
         self.hash.update(name + b"\0" + struct.pack("<IQ", e.crc, e.size) + hashlib.sha256(e.raw).digest())
         return data_at
 
+    def alias(self, e: _Entry) -> None:
+        """A member whose bytes an earlier one already holds: no data, no central-directory entry (a zip
+        reader checks a local header's name against the directory's), but part of the build id."""
+        self.hash.update(e.name.encode() + b"\0" + struct.pack("<IQ", e.crc, e.size) + hashlib.sha256(e.raw).digest())
+
     def finish(self, comment: bytes) -> None:
         cd = b"".join(self.central)
         self.f.write(cd)
@@ -270,9 +275,18 @@ def _write_members(zw: _ZipWriter, entries: dict[str, _Entry], facts: dict[str, 
                    header: dict[str, Any]) -> dict[str, Any]:
     """Every member in name order, then the binary index, the manifest and the marker; returns the manifest."""
     files: dict[str, list[int]] = {}  # zip-relative offsets: the zip can move (upx) without rewriting
+    written: dict[tuple[int, int, int, bytes], str] = {}  # content key -> the first name holding it
     for name in sorted(entries):
         e = entries[name]
+        key = (e.method, e.crc, e.size, hashlib.sha256(e.raw).digest())
+        first = written.get(key) if e.size else None
+        if first is not None:  # identical bytes stored once: this name points at the first copy
+            zw.alias(e)
+            files[name] = list(files[first])
+            continue
         files[name] = [zw.add(e), len(e.raw), e.size, e.method, int(name.endswith("/")), e.crc]
+        if e.size:
+            written[key] = name
     # The launcher's file-system view reads this index (every member written so far).
     index = fmt.encode_index(files, executable=facts)
     index_entry = _Entry(fmt.INDEX_NAME, index, 0, zlib.crc32(index), len(index), 0o100644)
@@ -303,12 +317,17 @@ def write_binary(
     python_info: dict[str, Any],
     boot_code: bytes,
     boot_modules: dict[str, bytes],
-    keep_ensurepip: bool = False,
+    packing: Packing | None = None,
 ) -> BinaryInfo:
-    """Writes `out` = the ELF part of `runtime_exe` + the app's zip (docs/design.md), deterministically."""
+    """Writes `out` = the ELF part of `runtime_exe` + the app's zip (docs/design.md), deterministically;
+    `packing` says how small (exxo.packing: strip, stdlib modules left out, compression)."""
     if native_mode not in ("memfd", "cache"):
         raise InputError(f"native mode {native_mode!r} is not memfd or cache")
-    elf, stdlib = _raw_stdlib(runtime_exe.read_bytes(), keep_ensurepip)
+    packing = packing or Packing()
+    stdlib_minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
+    stdlib_prefix = f"lib/python{stdlib_minor}"
+    runtime = runtime_exe.read_bytes()
+    elf, stdlib = _raw_stdlib(runtime, stdlib_prefix, packing.stdlib_exclude)
     date = fixed_date()
     own: dict[str, tuple[bytes, bool]] = {}  # name -> (data, store uncompressed)
     for m in members:
@@ -318,27 +337,37 @@ def write_binary(
         if m.name.startswith(fmt.RESERVED_PREFIX) and not m.name.startswith(fmt.RUNTIME_EMBED) or m.name == MAIN:
             raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
         # Bytecode stored: it is read at every import, and inflating it costs start-up time (see
-        # make_stdlib_zip.py for the measurement); sources, data and metadata are deflated.
-        own[m.name] = (m.data, m.name.endswith(".pyc"))
+        # make_stdlib_zip.py for the measurement); sources, data and metadata are deflated. -c deflates it.
+        own[m.name] = (m.data, m.name.endswith(".pyc") and not packing.compress_bytecode)
     own[MAIN] = (fmt.MAIN_SOURCE, False)
     own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
     for name, code in boot_modules.items():
         own[name] = (code, True)
+    listing = dropped_listing(packing, _stdlib_modules(runtime, stdlib_prefix))
+    if listing:
+        own[DROPPED_NAME] = (listing, False)
     stdlib = [e for e in stdlib if e.name not in own]
     names = [e.name for e in stdlib] + list(own)
 
+    strip = _strip_tool(packing)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        built = list(pool.map(lambda kv: _entry_for(kv[0], *kv[1]), own.items()))
-        elf_members = [e.name for e in built if e.raw[:4] == b"\x7fELF" and e.method == 0]
+        if strip is not None:
+            elf_names = [n for n, (data, _) in own.items() if data[:4] == b"\x7fELF" and not n.startswith(BOOT_MODULES)]
+            for n, data in zip(elf_names, pool.map(lambda n: strip_elf(own[n][0], strip), elf_names), strict=True):
+                own[n] = (data, own[n][1])
+        elf_members = [n for n, (data, _) in own.items() if data[:4] == b"\x7fELF"]
         facts = dict(zip(elf_members, pool.map(lambda n: elf_facts(n, own[n][0]), elf_members), strict=True))
-    resolve_needed(facts)
+        resolve_needed(facts)
+        built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1], packing.compress_native),
+                              own.items()))
+        if packing.compress_bytecode:
+            stdlib = list(pool.map(_deflated_stdlib, stdlib))
     entries = {e.name: e for e in (*stdlib, *built)}
     for d in fmt.dirs_of(names):
         entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)
 
-    stdlib_minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
     header = {"format": fmt.FORMAT_VERSION, "exxo_version": __version__, "python": python_info, "entry": entry,
-              "native": native_mode, "stdlib_prefix": f"lib/python{stdlib_minor}"}
+              "native": native_mode, "stdlib_prefix": stdlib_prefix}
     with atomic_output(out) as tmp:
         with open(tmp, "wb") as f:
             f.write(elf)
@@ -349,6 +378,40 @@ def write_binary(
         os.chmod(tmp, 0o755)
     _fsync_dir(out.parent)
     return BinaryInfo(out, manifest["build_id"], len(elf), zw.pos, len(entries) + 2)
+
+
+def _stdlib_modules(runtime: bytes, prefix: str) -> set[str]:
+    """The dotted names of the runtime's stdlib modules and packages (for the dropped listing)."""
+    start = zip_start(runtime)
+    if start is None:
+        return set()
+    out: set[str] = set()
+    with zipfile.ZipFile(io.BytesIO(runtime[start:])) as zf:
+        for name in zf.namelist():
+            if name.startswith(prefix + "/") and name.endswith(".pyc"):
+                parts = name[len(prefix) + 1:-4].split("/")
+                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    out.discard("")
+    return {m.removesuffix(".__init__") for m in out}
+
+
+def _strip_tool(packing: Packing) -> str | None:
+    from exxo.packing import find_strip
+
+    if not packing.strip:
+        return None
+    tool = find_strip()
+    if tool is None:
+        packing.notes.append("strip (binutils) is not installed: native members keep their debug sections")
+    return tool
+
+
+def _deflated_stdlib(e: _Entry) -> _Entry:
+    """A stored stdlib member deflated (-c): its raw bytes are the data."""
+    if e.method != 0 or e.size <= 64:
+        return e
+    packed = _deflate(e.raw)
+    return _Entry(e.name, packed, 8, e.crc, e.size, e.mode) if len(packed) < len(e.raw) else e
 
 
 def _fsync_dir(path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 
 from exxo import archive, checks, collect, project
 from exxo.errors import InputError, OutputError, check_writable_dir
+from exxo.packing import packing_for
 from exxo.progress import Reporter
 from exxo.venv import DEFAULT_PYTHON, is_exxo_venv, read_cfg, venv_python
 
@@ -23,7 +24,9 @@ EPILOG = """examples:
   exxo build -s ~/src/app -o /tmp/app
   exxo build --entry app-admin       # the project has several console scripts
   exxo build --main app.cli:main     # no console script: name the function
-  exxo build -c                      # compress the runtime part with upx
+  exxo build -c                      # smallest: upx on the runtime, bytecode and native code deflated,
+                                     # dependencies without their .py sources
+  exxo build --no-strip              # keep the debug sections and symbols of the wheels' native code
   exxo build --all-scripts -o dist/  # one binary for every console script, a symlink per script in dist/
   exxo build --sbom                  # also write dist/<script name>.cdx.json (CycloneDX 1.6)
   ln -s app python3 && ./python3 -c "import app"  # any binary named python, python3, python3.X: the app's Python
@@ -43,6 +46,11 @@ published tools, no project needed (a private venv, cached by runtime and requir
   native = "memfd"       # or "cache"
   scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
+  strip = true           # drop debug sections and static symbols of native members (dynamic ones stay)
+  compress-bytecode = true  # deflate .pyc (false: stored, a few per cent faster start-up, ~2/3 bigger)
+  dependency-sources = true  # ship the dependencies' .py next to their bytecode (tracebacks show lines)
+  stdlib-exclude = ["xmlrpc"]  # stdlib modules to leave out (default: ensurepip, pydoc_data)
+  stdlib-keep = ["pydoc_data"]  # default-excluded stdlib modules to carry anyway
 
 The project is built by pip and installed into a private directory for the build: an editable install
 (pip install -e .) in the venv stays editable. Missing requirements are pip-installed into the venv.
@@ -69,7 +77,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="carry every console script of the built distributions: run under a script's name "
                         "(symlink, hard link, copy) the binary runs that script; -o DIR also writes the symlinks")
     p.add_argument("--sbom", action="store_true", help="also write OUTPUT.cdx.json, a CycloneDX 1.6 SBOM")
-    p.add_argument("-c", "--compress", action="store_true", default=None, help="compress the runtime with upx")
+    p.add_argument("-c", "--compress", action="store_true", default=None,
+                   help="smallest binary: compress the runtime with upx, deflate bytecode and native code, leave "
+                        "out the dependencies' sources (costs start-up time: see the README)")
+    p.add_argument("--no-strip", dest="strip", action="store_false", default=None,
+                   help="keep debug sections and static symbols in the wheels' native code")
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
     p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
     pip = p.add_argument_group("requirements mode (REQ or -r): passed to pip")
@@ -327,15 +339,18 @@ def run(args: argparse.Namespace) -> int:
         if app.own_code is not None:
             project.ensure_requirements(python, proj, rep)
         rep.stage(f"collecting {', '.join(app.roots)} and their requirements")
+        dep_sources = bool(config.get("dependency-sources", not compress))
         members, inv = collect.collect(python, app.roots, config.get("include"), config.get("exclude"),
-                                       first=app.first)
+                                       first=app.first, dependency_sources=dep_sources)
         if multi:
             entry["scripts"] = all_scripts(inv, app.roots)
         boot, boot_modules = archive.compile_boot(python)
         python_info = _python_info(runtime_exe, app.version or inv.version, inv.tag)
         embed = bool(config.get("embed-runtime", False))
-        if embed:
+        pack = packing_for(config, compress, args.strip)
+        if embed:  # the binary recreates its runtime from its own stdlib members: all of them, as built
             members += runtime_members(runtime_exe)
+            pack = replace(pack, stdlib_exclude=(), user_excluded=(), compress_bytecode=False)
         checks.check_members(members)
         location = app.own_code or inv.site
         if app.own_code is not None:
@@ -345,13 +360,15 @@ def run(args: argparse.Namespace) -> int:
         remove_stale_temps(output)
         try:
             info = archive.write_binary(output, runtime_exe, members, entry, native, python_info, boot,
-                                        boot_modules, keep_ensurepip=embed)
+                                        boot_modules, pack)
             links = write_script_links(output, entry["scripts"]) if multi and out_is_dir else []
         except OSError as exc:
             if not str(exc.filename or "").startswith(str(output.parent)):
                 raise
             raise OutputError(f"cannot write the binary {output}: {exc.strerror or exc}",
                               hint="choose another output path (-o), or fix what the message says") from exc
+        for note in pack.notes:
+            rep.log(note)
         if compress:
             from exxo.compress import compress_binary
 

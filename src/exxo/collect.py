@@ -168,8 +168,9 @@ def dist_files(inv: Inventory, dist: dict[str, Any]) -> list[str]:
 
 
 def collect(python: Path, root: str | Sequence[str], include: list[str] | None = None, exclude: list[str] | None = None,
-            first: list[Path] | None = None) -> tuple[list[Member], Inventory]:
-    """The zip members of the app: `root`'s closure from the venv (with `first` dirs shadowing it)."""
+            first: list[Path] | None = None, dependency_sources: bool = True) -> tuple[list[Member], Inventory]:
+    """The zip members of the app: `root`'s closure from the venv (with `first` dirs shadowing it). Without
+    `dependency_sources`, a dependency's `.py` whose bytecode compiled is left out (the roots' stay)."""
     inv = inventory(python, first)
     names, problems = closure(inv, root)
     missing = [p for p in problems if "(installed:" not in p]
@@ -184,6 +185,8 @@ def collect(python: Path, root: str | Sequence[str], include: list[str] | None =
     roots = [p.resolve() for p in (python.parent.parent, *(first or ()))]  # the venv, the project's install
     patterns = ALWAYS_EXCLUDED + tuple(exclude or ())
     files: dict[str, Path] = {}  # site-packages-relative name -> file on disk
+    own: set[str] = set()  # the roots' own files (their sources always ship)
+    root_names = {canonicalize_name(r) for r in ([root] if isinstance(root, str) else root)}
     data_files: dict[str, Path] = {}  # prefix-relative name (share/..., etc/...) -> file on disk
     for name in names:
         dist = inv.dists[name]
@@ -201,6 +204,8 @@ def collect(python: Path, root: str | Sequence[str], include: list[str] | None =
                 continue
             if (base / rel).is_file():
                 files.setdefault(rel, _inside(base / rel, [base.resolve(), *roots]))
+                if name in root_names:
+                    own.add(rel)
     for pattern in include or ():
         matched = [p for p in inv.site.glob(pattern) if p.is_file()]
         if not matched:
@@ -211,11 +216,21 @@ def collect(python: Path, root: str | Sequence[str], include: list[str] | None =
     members = [Member(rel, _filtered_record(files[rel].read_bytes(), files) if rel.endswith(".dist-info/RECORD")
                       else files[rel].read_bytes()) for rel in sorted(files)]
     sources = {rel: path for rel, path in files.items() if rel.endswith(".py")}
-    members += compile_sources(python, sources, inv.tag, pyc_cache())
+    compiled = compile_sources(python, sources, inv.tag, pyc_cache())
+    members += compiled
+    if not dependency_sources:
+        has_pyc = {_source_of(m.name, inv.tag) for m in compiled}
+        members = [m for m in members if m.name in own or m.name not in has_pyc]
     # The binary is the prefix: site-packages at its place in it, data files at theirs (docs/design.md).
     site = site_packages_prefix(inv.version)
     return [Member(site + m.name, m.data) for m in members] + [
         Member(rel, data_files[rel].read_bytes()) for rel in sorted(data_files)], inv
+
+
+def _source_of(pyc: str, tag: str) -> str:
+    """`pkg/__pycache__/mod.<tag>.pyc` -> `pkg/mod.py`."""
+    parent, _, leaf = pyc.rpartition("__pycache__/")
+    return parent + leaf.removesuffix(f".{tag}.pyc") + ".py"
 
 
 def site_packages_prefix(version: str) -> str:

@@ -26,7 +26,8 @@ from exxo.progress import Reporter
 # [tool.exxo] key -> the type its value must have (flags of `exxo build` override these)
 CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "python": str, "entry": str, "main": str, "output": str, "compress": bool, "native": str,
-    "include": list, "exclude": list, "embed-runtime": bool, "scripts": str,
+    "include": list, "exclude": list, "embed-runtime": bool, "scripts": str, "strip": bool,
+    "dependency-sources": bool, "compress-bytecode": bool, "stdlib-exclude": list, "stdlib-keep": list,
 }
 NATIVE_MODES = ("memfd", "cache")
 DEFAULT_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # PEP 518: what a project without [build-system] gets

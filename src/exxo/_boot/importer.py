@@ -27,6 +27,7 @@ _PREFIX = EXE + "/"
 _TAG = sys.implementation.cache_tag  # e.g. cpython-313
 _MAGIC = _external.MAGIC_NUMBER
 _EXT_SUFFIXES = tuple(_imp.extension_suffixes())
+_DROPPED = "__exxo__/dropped"  # exxo.packing.DROPPED_NAME: the stdlib modules the build left out
 
 
 class ExxoLoader(_external.SourceFileLoader):
@@ -126,8 +127,8 @@ class ExxoPathFinder(_external.FileFinder):
         # The order of FileFinder: a package directory first, then extension, source, bytecode.
         init_py = base + "/__init__.py"
         init_legacy = base + "/__init__.pyc"
-        if init_py in INDEX or init_legacy in INDEX:
-            cached = base + "/__pycache__/__init__." + _TAG + ".pyc"
+        cached = base + "/__pycache__/__init__." + _TAG + ".pyc"  # a dependency shipped without sources
+        if init_py in INDEX or init_legacy in INDEX or cached in INDEX:
             pyc = cached if cached in INDEX else (init_legacy if init_legacy in INDEX else None)
             source = init_py if init_py in INDEX else None
             return self._spec(ExxoLoader(fullname, source or pyc, True, source, pyc), base)
@@ -170,7 +171,8 @@ class ExxoPathFinder(_external.FileFinder):
             member = self.prefix + child
             name = None
             if (member + "/") in INDEX:
-                if "." not in child and (member + "/__init__.py" in INDEX or member + "/__init__.pyc" in INDEX):
+                if "." not in child and (member + "/__init__.py" in INDEX or member + "/__init__.pyc" in INDEX
+                                         or member + "/__pycache__/__init__." + _TAG + ".pyc" in INDEX):
                     name, ispkg = child, True
             else:
                 for suffix in (".py", ".pyc") + _EXT_SUFFIXES:
@@ -180,6 +182,34 @@ class ExxoPathFinder(_external.FileFinder):
             if name and "." not in name and name not in seen:  # "0001_initial" (Django migrations) too
                 seen.add(name)
                 yield prefix + name, ispkg
+
+
+class Dropped:
+    """Last on sys.meta_path: an import that nothing found, of a stdlib module the build left out, fails with
+    a message naming the [tool.exxo] setting that brings it back. The listing is read at the first miss."""
+
+    _names = None
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if _DROPPED not in INDEX:
+            return None
+        if cls._names is None:
+            lines = read_member(_DROPPED).decode().splitlines()
+            cls._names = dict(line.partition(" ")[::2] for line in lines if line)
+        parts = fullname.split(".")
+        for i in range(1, len(parts) + 1):
+            module = ".".join(parts[:i])
+            setting = cls._names.get(module)
+            if setting is None:
+                continue
+            if setting == "stdlib-exclude":
+                how = "it is listed in [tool.exxo] stdlib-exclude: remove it from there"
+            else:
+                how = 'bring it back with [tool.exxo] %s = ["%s"]' % (setting, module)
+            raise ModuleNotFoundError("No module named %r: exxo left the stdlib module %s out of this binary; "
+                                      "%s and build again" % (fullname, module, how), name=fullname)
+        return None
 
 
 def path_hook(path):
@@ -200,6 +230,7 @@ def _patch_pkgutil(pkgutil):
 
 def install():
     sys.path_hooks.insert(0, path_hook)
+    sys.meta_path.append(Dropped)
     for entry in list(sys.path_importer_cache):
         if entry == EXE or entry.startswith(_PREFIX):
             del sys.path_importer_cache[entry]

@@ -1,0 +1,141 @@
+"""How small a binary is packed (issue 13): the build-time size levers, decided here, applied by exxo.archive.
+
+- Identical members are stored once (archive: every name of one content gets the first copy's offset).
+- Native members lose their debug sections and static symbol table (`strip --strip-unneeded`): the dynamic
+  symbols, which the loader and dlsym use, stay. A stripped file is kept only when every loaded segment is
+  byte-for-byte the original's (patchelf'd manylinux libraries have odd layouts strip could disturb).
+- Stdlib modules named in `stdlib_exclude` are left out; importing one raises a ModuleNotFoundError that names
+  the [tool.exxo] setting bringing it back (the boot's importer.Dropped).
+- Bytecode is deflated (`compress-bytecode`, default on): ~2/3 smaller, for a few per cent of an app's
+  start-up (README figures). `-c` deflates native members too, inflated into their memfd at first load:
+  zlib's ~170 MB/s here makes that cost numpy's 35 MB of libraries ~300 ms per start, so it is -c only.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+# Left out of every binary's stdlib unless [tool.exxo] stdlib-keep names them: pip's wheel (it belongs to
+# `exxo venv`) and the help() topics text (pydoc answers "no documentation" without it).
+DEFAULT_STDLIB_EXCLUDE = ("ensurepip", "pydoc_data")
+# The member listing the modules left out, one "<module> <setting that brings it back>" per line, read by the
+# boot's importer (importer.Dropped) at the first import that fails (docs/design.md).
+DROPPED_NAME = "__exxo__/dropped"
+
+
+@dataclass(frozen=True)
+class Packing:
+    strip: bool = True  # drop debug sections and .symtab from native members
+    compress_bytecode: bool = True  # deflate .pyc members (stdlib and app) instead of storing them
+    compress_native: bool = False  # deflate ELF members (inflated into their memfd / cache file at load)
+    stdlib_exclude: tuple[str, ...] = DEFAULT_STDLIB_EXCLUDE  # dotted module names
+    user_excluded: tuple[str, ...] = ()  # those of stdlib_exclude that [tool.exxo] stdlib-exclude added
+    notes: list[str] = field(default_factory=list, compare=False)  # what was skipped, for the build log
+
+
+def packing_for(config: dict[str, Any], compress: bool, strip: bool | None = None) -> Packing:
+    """The packing of `exxo build` from [tool.exxo] (`strip`, `compress-bytecode`, `stdlib-exclude`,
+    `stdlib-keep`) and -c (which deflates native members too)."""
+    keep = set(config.get("stdlib-keep", ()))
+    exclude = [m for m in DEFAULT_STDLIB_EXCLUDE if m not in keep]
+    exclude += [m for m in config.get("stdlib-exclude", ()) if m not in exclude and m not in keep]
+    user = tuple(m for m in exclude if m not in DEFAULT_STDLIB_EXCLUDE)
+    return Packing(strip=bool(config.get("strip", True)) if strip is None else strip,
+                   compress_bytecode=bool(config.get("compress-bytecode", True)) or compress,
+                   compress_native=compress, stdlib_exclude=tuple(exclude), user_excluded=user)
+
+
+def stdlib_member_dropped(name: str, stdlib_prefix: str, exclude: tuple[str, ...]) -> bool:
+    """Whether the runtime's stdlib member `name` (lib/python3.X/...) belongs to an excluded module."""
+    rest = name[len(stdlib_prefix) + 1:] if name.startswith(stdlib_prefix + "/") else None
+    if rest is None:
+        return False
+    for module in exclude:
+        path = module.replace(".", "/")
+        if rest.startswith(path + "/") or rest == path + ".pyc":
+            return True
+    return False
+
+
+def dropped_listing(packing: Packing, present: set[str]) -> bytes:
+    """The DROPPED_NAME member: each excluded module the runtime has (`present`: top-level names and dotted
+    package names of its stdlib) with the setting that brings it back."""
+    lines = []
+    for module in sorted(packing.stdlib_exclude):
+        if module in present:
+            setting = "stdlib-exclude" if module in packing.user_excluded else "stdlib-keep"
+            lines.append(f"{module} {setting}\n")
+    return "".join(lines).encode()
+
+
+# ---- strip -------------------------------------------------------------------------------------------------
+
+
+def find_strip() -> str | None:
+    return os.environ.get("EXXO_STRIP") or shutil.which("strip")
+
+
+def _image(data: bytes) -> list[tuple[Any, ...]] | None:
+    """What the loader maps from the file, as comparable facts: the ELF header's loading fields, and per
+    segment its type, address, sizes in memory, flags and bytes (trailing zeros dropped: the loader
+    zero-fills up to p_memsz, so a file that stores fewer of them maps the same). Where a segment lies in the
+    file does not matter as long as it stays page-congruent. None when pyelftools cannot read the file."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        head = elf.header
+        out: list[tuple[Any, ...]] = [tuple(head[k] for k in ("e_type", "e_machine", "e_entry", "e_flags",
+                                                               "e_ehsize", "e_phentsize", "e_phnum"))]
+        # The ELF header and the program headers are mapped too (the first segment starts at 0), but their
+        # file-layout fields are what strip rewrites: they are compared field by field instead.
+        phend = head["e_phoff"] + head["e_phnum"] * head["e_phentsize"]
+        masked = memoryview(b"\0" * phend + data[phend:]) if head["e_phoff"] < 4096 else memoryview(data)
+        for seg in elf.iter_segments():
+            h = seg.header
+            if h["p_type"] == "PT_LOAD" and h["p_align"] > 1 and (h["p_offset"] - h["p_vaddr"]) % h["p_align"]:
+                return None
+            body = bytes(masked[h["p_offset"]:h["p_offset"] + h["p_filesz"]]).rstrip(b"\0")
+            out.append((h["p_type"], h["p_vaddr"], h["p_memsz"], h["p_flags"], h["p_align"], body))
+        return out
+    except (ELFError, ValueError, KeyError):
+        return None
+
+
+def _strippable(data: bytes) -> bool:
+    """Whether the file has something strip removes: a .symtab or .debug* section."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        return any(s.name == ".symtab" or s.name.startswith((".debug", ".zdebug")) for s in elf.iter_sections())
+    except (ELFError, ValueError, KeyError):
+        return False
+
+
+def strip_elf(data: bytes, strip: str) -> bytes:
+    """`data` without debug sections and static symbols, or `data` itself when that would change a byte the
+    loader maps (or strip fails): the result is always a file that loads exactly as the original."""
+    if not _strippable(data):
+        return data
+    with tempfile.TemporaryDirectory(prefix="exxo-strip-") as tmp:
+        src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out")
+        with open(src, "wb") as f:
+            f.write(data)
+        proc = subprocess.run([strip, "--strip-unneeded", "-o", dst, src], capture_output=True)
+        if proc.returncode != 0 or not os.path.exists(dst):
+            return data
+        with open(dst, "rb") as f:
+            out = f.read()
+    before = _image(data)
+    if before is None or _image(out) != before or len(out) >= len(data):
+        return data
+    return out
