@@ -1,4 +1,5 @@
-"""`exxo inspect BINARY [--json] [--list] [--sbom]`: what an exxo binary carries."""
+"""`exxo inspect BINARY [--json] [--list] [--sbom] [--sizes]`: what an exxo binary carries, and where its bytes
+go."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from exxo import format as fmt
 from exxo.archive import read_info
+from exxo.sizes import print_sizes, size_report
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--sbom", action="store_true",
                    help="print a CycloneDX 1.6 SBOM (JSON): every distribution with its licence and file hashes, "
                         "the CPython runtime and the libraries linked into it, the libraries wheels bundle")
+    p.add_argument("--sizes", action="store_true",
+                   help="where the bytes go: the biggest packages and members, in the file vs unpacked")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="rows per --sizes table (15)")
     p.set_defaults(run=run)
 
 
@@ -66,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     info = summary(manifest, args.binary)
     if args.list:
         info["files"] = sorted(k for k, v in manifest["files"].items() if not v[fmt.F_IS_DIR])
+    if args.sizes:
+        info["size_report"] = size_report(manifest, args.top)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -87,4 +94,6 @@ def run(args: argparse.Namespace) -> int:
               + (f"  needs {needed}" if needed else ""))
     for name in info.get("files", []):
         print(f"  {name}")
+    if args.sizes:
+        print_sizes(info["size_report"])
     return 0
