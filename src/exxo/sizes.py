@@ -86,7 +86,8 @@ def _mb(n: int) -> str:
 
 
 def print_sizes(r: dict[str, Any]) -> None:
-    print(f"\n  sizes       {r['file'] / 1e6:.1f} MB: runtime ELF {r['runtime'] / 1e6:.1f} MB, zip {r['zip'] / 1e6:.1f} MB")
+    print(f"\n  sizes       {r['file'] / 1e6:.1f} MB: runtime ELF {r['runtime'] / 1e6:.1f} MB, "
+          f"zip {r['zip'] / 1e6:.1f} MB")
     print(f"\n  {'kind':<34}{'in file':>11}{'unpacked':>12}{'files':>8}")
     for key, row in r["kinds"].items():
         print(f"  {key:<34}{_mb(row['in_file'])}{_mb(row['unpacked'])} {row['files']:>7}")
