@@ -3,13 +3,14 @@
 Every figure is a ratio of medians measured side by side (commands interleaved, so machine noise hits both
 alike). Results are printed and written to benchmarks/results.md (or --out) with the date and the machine.
 
-    python benchmarks/run.py [--runs N] [--only startup,micro,pyperformance,callgrind,apps,build] [--out FILE]
+    python benchmarks/run.py [--runs N] [--only startup,micro,pyperformance,callgrind,apps,build,size] [--out FILE]
 
 Parts: `startup` and `micro` (the runtime next to a gcc build of the same CPython), `apps` (start-up of built
 apps next to their venv: benchmarks/apps.py), `build` (exxo build next to PyInstaller: benchmarks/build_time.py),
 `pyperformance` (a fixed pyperformance subset next to the distribution's PGO+LTO interpreter of the same release,
 else the plain runtime build: benchmarks/pyperf_suite.py; PYVER=3.11 make bench compares with /usr/bin/python3.11),
-`callgrind` (instruction counts of a few of them against the same reference, load-independent: callgrind_suite.py).
+`callgrind` (instruction counts of a few of them against the same reference, load-independent: callgrind_suite.py),
+`size` (binary sizes and start-up next to PyInstaller --onefile: benchmarks/sizes.py).
 Set-up (reference interpreter, venvs, pip installs) is cached under ~/.cache/exxo/bench/ and never timed.
 """
 
@@ -32,6 +33,7 @@ import apps  # noqa: E402
 import build_time  # noqa: E402
 import callgrind_suite  # noqa: E402
 import pyperf_suite  # noqa: E402
+import sizes  # noqa: E402
 from reference import reference_python  # noqa: E402
 from timing import Section, compare, ratio_rows  # noqa: E402
 
@@ -75,7 +77,7 @@ def measure_inprocess(commands: dict[str, list[str]], runs: int) -> dict[str, fl
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-PARTS = ("startup", "micro", "pyperformance", "callgrind", "apps", "build")
+PARTS = ("startup", "micro", "pyperformance", "callgrind", "apps", "build", "size")
 
 
 def main() -> int:
@@ -128,6 +130,8 @@ def main() -> int:
         sections.append(apps.run(runtime, args.runs))
     if "build" in parts:
         sections.append(build_time.run(runtime, max(3, args.runs // 8)))
+    if "size" in parts:
+        sections.append(sizes.run(runtime, max(5, args.runs // 2), apps.find_upx()))
     lines = [f"# Benchmarks ({datetime.date.today().isoformat()}, {platform.node()}, {os.cpu_count()} cores, "
              f"CPython {runtime.version})", ""]
     for section in sections:
