@@ -31,7 +31,7 @@ from exxo import format as fmt
 from exxo.common import atomic_output
 from exxo.elfdeps import resolve_needed
 from exxo.errors import InputError
-from exxo.packing import DROPPED_NAME, Packing, dropped_listing, stdlib_member_dropped, strip_elf
+from exxo.packing import DROPPED_NAME, Packing, deflate_bytecode, dropped_listing, stdlib_member_dropped, strip_elf
 
 # The format's names, from the one module that defines them (docs/design.md).
 COMMENT_SIZE = fmt.COMMENT_SIZE
@@ -336,9 +336,9 @@ def write_binary(
             raise InputError(f"{m.name} is given twice to the binary writer")
         if m.name.startswith(fmt.RESERVED_PREFIX) and not m.name.startswith(fmt.RUNTIME_EMBED) or m.name == MAIN:
             raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
-        # Bytecode stored: it is read at every import, and inflating it costs start-up time (see
-        # make_stdlib_zip.py for the measurement); sources, data and metadata are deflated. -c deflates it.
-        own[m.name] = (m.data, m.name.endswith(".pyc") and not packing.compress_bytecode)
+        # Bytecode is read at every import, and inflating it costs start-up time: which of it is deflated is
+        # the packing's choice (exxo.packing). Sources, data and metadata are deflated.
+        own[m.name] = (m.data, m.name.endswith(".pyc") and not deflate_bytecode(m.name, packing.bytecode, False))
     own[MAIN] = (fmt.MAIN_SOURCE, False)
     own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
     for name, code in boot_modules.items():
@@ -360,7 +360,7 @@ def write_binary(
         resolve_needed(facts)
         built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1], packing.compress_native),
                               own.items()))
-        if packing.compress_bytecode:
+        if packing.bytecode != "stored":  # ("auto" deflates all of the stdlib's: packing.deflate_bytecode)
             stdlib = list(pool.map(_deflated_stdlib, stdlib))
     entries = {e.name: e for e in (*stdlib, *built)}
     for d in fmt.dirs_of(names):

@@ -47,7 +47,7 @@ published tools, no project needed (a private venv, cached by runtime and requir
   scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
   strip = true           # drop debug sections and static symbols of native members (dynamic ones stay)
-  compress-bytecode = true  # deflate .pyc (false: stored, a few per cent faster start-up, ~2/3 bigger)
+  compress-bytecode = true  # deflate all .pyc (default: the stdlib's and tests'; false: none)
   dependency-sources = true  # ship the dependencies' .py next to their bytecode (tracebacks show lines)
   stdlib-exclude = ["xmlrpc"]  # stdlib modules to leave out (default: ensurepip, pydoc_data)
   stdlib-keep = ["pydoc_data"]  # default-excluded stdlib modules to carry anyway
@@ -350,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
         pack = packing_for(config, compress, args.strip)
         if embed:  # the binary recreates its runtime from its own stdlib members: all of them, as built
             members += runtime_members(runtime_exe)
-            pack = replace(pack, stdlib_exclude=(), user_excluded=(), compress_bytecode=False)
+            pack = replace(pack, stdlib_exclude=(), user_excluded=(), bytecode="stored")
         checks.check_members(members)
         location = app.own_code or inv.site
         if app.own_code is not None:

@@ -17,14 +17,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_config_extends_and_keeps_the_default_exclusions() -> None:
     p = packing.packing_for({}, compress=False)
-    assert p.stdlib_exclude == packing.DEFAULT_STDLIB_EXCLUDE and p.strip and p.compress_bytecode
+    assert p.stdlib_exclude == packing.DEFAULT_STDLIB_EXCLUDE and p.strip and p.bytecode == "auto"
     assert not p.compress_native and p.user_excluded == ()
     p = packing.packing_for({"stdlib-exclude": ["xmlrpc", "pydoc_data"], "stdlib-keep": ["ensurepip"],
                              "strip": False, "compress-bytecode": False}, compress=False)
     assert p.stdlib_exclude == ("pydoc_data", "xmlrpc") and p.user_excluded == ("xmlrpc",)
-    assert not p.strip and not p.compress_bytecode
+    assert not p.strip and p.bytecode == "stored"
     p = packing.packing_for({"compress-bytecode": False}, compress=True, strip=False)
-    assert p.compress_native and p.compress_bytecode and not p.strip  # -c is the smallest; --no-strip wins
+    assert p.compress_native and p.bytecode == "deflated" and not p.strip  # -c is the smallest; --no-strip wins
+    assert packing.packing_for({"compress-bytecode": True}, compress=False).bytecode == "deflated"
+
+
+@pytest.mark.parametrize(("name", "policy", "stdlib", "deflated"), [
+    ("lib/python3.13/json/__init__.pyc", "auto", True, True),
+    ("lib/python3.13/site-packages/flask/__pycache__/app.cpython-313.pyc", "auto", False, False),
+    ("lib/python3.13/site-packages/numpy/_core/tests/__pycache__/t.cpython-313.pyc", "auto", False, True),
+    ("lib/python3.13/site-packages/__pycache__/test_x.cpython-313.pyc", "auto", False, True),
+    ("lib/python3.13/json/__init__.pyc", "stored", True, False),
+    ("lib/python3.13/site-packages/flask/__pycache__/app.cpython-313.pyc", "deflated", False, True),
+])
+def test_which_bytecode_is_deflated(name: str, policy: str, stdlib: bool, deflated: bool) -> None:
+    assert packing.deflate_bytecode(name, policy, stdlib) is deflated
 
 
 @pytest.mark.parametrize(("name", "dropped"), [
@@ -93,12 +106,15 @@ def test_identical_members_are_written_once(tmp_path: Path) -> None:
     assert archive.read_info(other)["build_id"] != archive.read_info(out)["build_id"]  # names are hashed
 
 
-def test_bytecode_deflated_unless_told_otherwise(tmp_path: Path) -> None:
+def test_bytecode_policies(tmp_path: Path) -> None:
     runtime = fake_runtime_with_stdlib(tmp_path)
     pyc = b"\x00" * 16 + bytes(range(100)) * 50
-    members = [archive.Member("app/__pycache__/m.cpython-313.pyc", pyc)]
-    out = archive.write_binary(tmp_path / "a", runtime, members, ENTRY, "memfd", PY, b"boot", {}).path
-    assert archive.read_info(out)["files"]["app/__pycache__/m.cpython-313.pyc"][3] == 8
-    stored = packing.Packing(compress_bytecode=False)
-    out = archive.write_binary(tmp_path / "b", runtime, members, ENTRY, "memfd", PY, b"boot", {}, stored).path
-    assert archive.read_info(out)["files"]["app/__pycache__/m.cpython-313.pyc"][3] == 0
+    app, test = "app/__pycache__/m.cpython-313.pyc", "app/tests/__pycache__/test_m.cpython-313.pyc"
+    members = [archive.Member(app, pyc), archive.Member(test, pyc + b"x")]
+    methods = {}
+    for policy in packing.BYTECODE:
+        out = archive.write_binary(tmp_path / policy, runtime, members, ENTRY, "memfd", PY, b"boot", {},
+                                   packing.Packing(bytecode=policy)).path
+        files = archive.read_info(out)["files"]
+        methods[policy] = (files[app][3], files[test][3])
+    assert methods == {"stored": (0, 0), "auto": (0, 8), "deflated": (8, 8)}
