@@ -151,8 +151,9 @@ def _dos_date(date: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
 
 
 def _deflate(data: bytes) -> bytes:
-    c = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-    return c.compress(data) + c.flush()
+    from exxo.packing import deflate
+
+    return deflate(data, DEFLATE_LEVEL)
 
 
 def _entry_for(name: str, data: bytes, store: bool, deflate_elf: bool = False) -> _Entry:

@@ -17,13 +17,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
 import subprocess
 import tempfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from exxo.common import cache_root
 
 # Left out of every binary's stdlib unless [tool.exxo] stdlib-keep names them: pip's wheel (it belongs to
 # `exxo venv`) and the help() topics text (pydoc answers "no documentation" without it).
@@ -90,6 +95,45 @@ def dropped_listing(packing: Packing, present: set[str]) -> bytes:
     return "".join(lines).encode()
 
 
+# ---- the build cache of packed bytes ----------------------------------------------------------------------
+
+
+def cached(kind: str, key: bytes, make: Callable[[], bytes]) -> bytes:
+    """make(), or what it returned at an earlier build for the same `key` (under ~/.cache/exxo/packed/): the
+    stdlib's bytecode is deflated and the wheels' libraries stripped at every build otherwise. Entries carry
+    their sha256, so a damaged one is made again instead of put into a binary."""
+    digest = hashlib.sha256(kind.encode() + b"\0" + key).hexdigest()
+    path = os.path.join(str(cache_root()), "packed", kind, digest[:2], digest[2:])
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+        if len(blob) >= 32 and hashlib.sha256(blob[:-32]).digest() == blob[-32:]:
+            return blob[:-32]
+    except OSError:
+        pass
+    data = make()
+    try:  # temp name + rename: a concurrent build never reads half an entry
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data + hashlib.sha256(data).digest())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache only costs time
+    return data
+
+
+def deflate(data: bytes, level: int) -> bytes:
+    """Raw deflate (zip method 8) of `data`, through the build cache for anything worth it."""
+    def make() -> bytes:
+        c = zlib.compressobj(level, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush()
+
+    if len(data) < 4096:
+        return make()
+    return cached("deflate", b"%d %s\0" % (level, zlib.ZLIB_VERSION.encode()) + hashlib.sha256(data).digest(), make)
+
+
 # ---- strip -------------------------------------------------------------------------------------------------
 
 
@@ -139,19 +183,31 @@ def _strippable(data: bytes) -> bool:
 
 def strip_elf(data: bytes, strip: str) -> bytes:
     """`data` without debug sections and static symbols, or `data` itself when that would change a byte the
-    loader maps (or strip fails): the result is always a file that loads exactly as the original."""
-    if not _strippable(data):
+    loader maps (or strip fails): the result is always a file that loads exactly as the original. Cached per
+    content and strip executable (an empty entry: keep the original)."""
+    try:
+        st = os.stat(strip)
+        tool = b"%s %d %d" % (os.fsencode(strip), st.st_size, st.st_mtime_ns)
+    except OSError:
         return data
+    out = cached("strip", tool + b"\0" + hashlib.sha256(data).digest(), lambda: _stripped(data, strip))
+    return out or data
+
+
+def _stripped(data: bytes, strip: str) -> bytes:
+    """strip_elf without the cache; b"" when the original is kept."""
+    if not _strippable(data):
+        return b""
     with tempfile.TemporaryDirectory(prefix="exxo-strip-") as tmp:
         src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out")
         with open(src, "wb") as f:
             f.write(data)
         proc = subprocess.run([strip, "--strip-unneeded", "-o", dst, src], capture_output=True)
         if proc.returncode != 0 or not os.path.exists(dst):
-            return data
+            return b""
         with open(dst, "rb") as f:
             out = f.read()
     before = _image(data)
     if before is None or _image(out) != before or len(out) >= len(data):
-        return data
+        return b""
     return out

@@ -15,6 +15,13 @@ from tests.unit.test_archive import ENTRY, PY, fake_runtime_with_stdlib
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own build cache (packing.cached)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 def test_config_extends_and_keeps_the_default_exclusions() -> None:
     p = packing.packing_for({}, compress=False)
     assert p.stdlib_exclude == packing.DEFAULT_STDLIB_EXCLUDE and p.strip and p.bytecode == "auto"
@@ -87,6 +94,24 @@ def test_a_stripped_file_that_maps_differently_is_not_used(tmp_path: Path, monke
     calls = iter([["a"], ["b"]])
     monkeypatch.setattr(packing, "_image", lambda d: next(calls))
     assert packing.strip_elf(data, packing.find_strip() or "strip") is data
+
+
+def test_the_build_cache_returns_what_was_made_and_remakes_a_damaged_entry(own_cache: Path) -> None:
+    made = []
+
+    def make() -> bytes:
+        made.append(1)
+        return b"packed bytes"
+
+    assert packing.cached("k", b"key", make) == b"packed bytes" and packing.cached("k", b"key", make) == b"packed bytes"
+    assert len(made) == 1
+    (entry,) = [p for p in own_cache.rglob("*") if p.is_file()]
+    entry.write_bytes(b"damaged" + entry.read_bytes()[7:])
+    assert packing.cached("k", b"key", make) == b"packed bytes" and len(made) == 2
+    big = bytes(range(256)) * 100
+    import zlib
+
+    assert zlib.decompress(packing.deflate(big, 6), -15) == big == zlib.decompress(packing.deflate(big, 6), -15)
 
 
 def test_identical_members_are_written_once(tmp_path: Path) -> None:
