@@ -123,7 +123,9 @@ class Setup:
         src = self.work / "planted.c"
         src.write_text(PLANTED_C % self.marker)
         lib = self.work / "planted.so"
-        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True, capture_output=True)
+        # Small (stripped, no page-aligned code segment): it must fit in the extension, which exxo strips too.
+        subprocess.run(["gcc", "-shared", "-fPIC", "-s", "-Wl,-z,noseparate-code", "-o", str(lib), str(src)],
+                       check=True, capture_output=True)
         data = lib.read_bytes()
         assert len(data) <= size, "the planted library must fit in the extension's size"
         self.stamp = 1000000000 * (315532800 + int(sha256[:8], 16) % 1000000000)  # what the manifest predicts
