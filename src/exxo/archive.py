@@ -456,6 +456,33 @@ def _manifest_slice(z: bytes, msize: int) -> slice:
     return slice(at, at + msize)
 
 
+class Members:
+    """An exxo binary's members by name, read through its manifest: an identical copy stored once has no
+    central-directory entry of its own (docs/design.md), so zipfile cannot read it by that name."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.files = manifest["files"]
+        self.base = manifest["_sizes"]["runtime"]
+        self.f = open(path, "rb")
+
+    def read(self, name: str) -> bytes:
+        e = self.files.get(name)
+        if e is None or e[fmt.F_IS_DIR]:
+            raise KeyError(f"There is no item named {name!r} in the archive")
+        self.f.seek(self.base + e[fmt.F_OFFSET])
+        raw = self.f.read(e[fmt.F_CSIZE])
+        data = zlib.decompress(raw, -15) if e[fmt.F_METHOD] == fmt.METHOD_DEFLATED else raw
+        if len(data) != e[fmt.F_SIZE] or zlib.crc32(data) != e[fmt.F_CRC]:
+            raise InputError(f"{self.f.name}: damaged exxo binary ({name} does not match its checksum)")
+        return data
+
+    def __enter__(self) -> Members:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
+
+
 def read_info(path: Path) -> dict[str, Any]:
     """The manifest of an exxo binary, plus `_sizes`; InputError with one line for anything else."""
     try:

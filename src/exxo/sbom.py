@@ -40,7 +40,7 @@ from packaging.utils import canonicalize_name
 
 from exxo import __version__
 from exxo import format as fmt
-from exxo.archive import read_info
+from exxo.archive import Members, read_info
 from exxo.common import atomic_write
 
 try:  # cyclonedx-python-lib >= 11.12 moved it; older releases have the same class here
@@ -80,7 +80,7 @@ def licenses_of(meta: Message) -> list[License]:
     return out
 
 
-def _dist_files(zf: zipfile.ZipFile, dist_info: str, site: str, tag: str, names: set[str]) -> list[str]:
+def _dist_files(zf: Members, dist_info: str, site: str, tag: str, names: set[str]) -> list[str]:
     """The binary's members that belong to the distribution: its RECORD's rows, and their bytecode."""
     import csv
     import io
@@ -103,7 +103,7 @@ def _dist_files(zf: zipfile.ZipFile, dist_info: str, site: str, tag: str, names:
     return sorted(out)
 
 
-def _distribution(zf: zipfile.ZipFile, dist_info: str, site: str, tag: str, names: set[str]) -> Component:
+def _distribution(zf: Members, dist_info: str, site: str, tag: str, names: set[str]) -> Component:
     meta = BytesHeaderParser().parsebytes(zf.read(site + dist_info + "/METADATA"))
     name, version = str(meta["Name"]), str(meta["Version"])
     purl = PackageURL(type="pypi", name=canonicalize_name(name), version=version)
@@ -188,7 +188,7 @@ def _bundled_libraries(manifest: dict[str, Any], site: str) -> list[Component]:
     return out
 
 
-def _requires(zf: zipfile.ZipFile, metadata: str, python: dict[str, Any]) -> set[str]:
+def _requires(zf: Members, metadata: str, python: dict[str, Any]) -> set[str]:
     """Canonical names of the distribution's Requires-Dist whose markers hold for the binary's Python on Linux
     (requirements of extras are left out: which extras were asked for is not recorded)."""
     from packaging.markers import default_environment
@@ -214,14 +214,15 @@ def build(binary: Path) -> Bom:
     site = manifest["stdlib_prefix"] + "/site-packages/"
     tag = "cpython-" + str(manifest["python"].get("minor", "")).replace(".", "")
     entry = manifest["entry"]
-    with zipfile.ZipFile(binary) as zf:
+    with zipfile.ZipFile(binary) as whole:
+        date = whole.getinfo(fmt.MANIFEST_NAME).date_time
+    with Members(binary, manifest) as zf:  # by name through the manifest: identical copies share one entry
         names = {n for n, v in manifest["files"].items() if not v[fmt.F_IS_DIR]}
         dist_infos = sorted({n[len(site):].split("/")[0] for n in names
                              if n.startswith(site) and n.split("/")[-2].endswith(".dist-info")
                              and n.endswith("/METADATA") and n.count("/") == site.count("/") + 1})
         dists = [_distribution(zf, d, site, tag, names) for d in dist_infos]
         requires = {d: _requires(zf, site + d + "/METADATA", manifest["python"]) for d in dist_infos}
-        date = zf.getinfo(fmt.MANIFEST_NAME).date_time
     cpython, libraries = _runtime(manifest)
     bundled = _bundled_libraries(manifest, site)
     scripts = sorted(entry.get("scripts") or [])

@@ -125,6 +125,8 @@ def test_identical_members_are_written_once(tmp_path: Path) -> None:
     with zipfile.ZipFile(out) as zf:
         assert zf.testzip() is None and zf.read("app/a.bin") == blob
         assert "app/b.bin" not in zf.namelist()  # one central-directory entry per stored copy
+    with archive.Members(out, archive.read_info(out)) as by_name:  # what exxo's own readers use (the SBOM)
+        assert by_name.read("app/b.bin") == blob and by_name.read("app/c.bin") == blob[::-1]
     renamed = [archive.Member("app/__init__.py", b"x = 1\n"), archive.Member("app/a.bin", blob),
                archive.Member("app/z.bin", blob), archive.Member("app/c.bin", blob[::-1])]
     other = archive.write_binary(tmp_path / "other", runtime, renamed, ENTRY, "memfd", PY, b"boot", {}).path
