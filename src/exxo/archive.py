@@ -4,8 +4,8 @@
 `exxo inspect` and refuses anything that is not a whole exxo binary with a one-line InputError.
 
 The zip is written by hand rather than with `zipfile`: the runtime's stdlib members are copied as raw
-compressed bytes (no inflate/deflate per build), app members are deflated on all cores at once (zlib
-releases the GIL), and every member's data offset is known as it is written (the manifest's index).
+compressed bytes, app members are packed on all cores at once (zlib and zstandard release the GIL), and
+every member's data offset is known as it is written (the manifest's index).
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import zstandard
+
 from exxo import __version__, probes
 from exxo import format as fmt
 from exxo.common import atomic_output
 from exxo.elfdeps import resolve_needed
 from exxo.errors import InputError
-from exxo.packing import DROPPED_NAME, Packing, deflate_bytecode, dropped_listing, stdlib_member_dropped, strip_elf
+from exxo.packing import DROPPED_NAME, Packing, compress_bytecode, dropped_listing, stdlib_member_dropped, strip_elf
 
 # The format's names, from the one module that defines them (docs/design.md).
 COMMENT_SIZE = fmt.COMMENT_SIZE
@@ -139,7 +141,7 @@ def elf_facts(name: str, data: bytes) -> dict[str, Any]:
 class _Entry:
     name: str
     raw: bytes  # the bytes stored in the zip (compressed or not)
-    method: int  # 0 stored, 8 deflated
+    method: int  # exxo.format.METHODS: 0 stored, 8 deflated, 93 zstd
     crc: int
     size: int
     mode: int  # unix mode bits for external_attr
@@ -156,15 +158,28 @@ def _deflate(data: bytes) -> bytes:
     return deflate(data, DEFLATE_LEVEL)
 
 
-def _entry_for(name: str, data: bytes, store: bool, deflate_elf: bool = False) -> _Entry:
+def _packed(name: str, data: bytes, crc: int, mode: int) -> _Entry:
+    """`data` packed as its kind wants: bytecode and ELF files with zstd, text deflated (zip tools read it);
+    stored when packing does not make it smaller."""
+    if len(data) > 64:
+        if data[:4] == b"\x7fELF" or name.endswith(".pyc"):
+            from exxo.packing import zstd
+
+            packed, method = zstd(data), fmt.METHOD_ZSTD
+        else:
+            packed, method = _deflate(data), fmt.METHOD_DEFLATED
+        if len(packed) < len(data):
+            return _Entry(name, packed, method, crc, len(data), mode)
+    return _Entry(name, data, fmt.METHOD_STORED, crc, len(data), mode)
+
+
+def _entry_for(name: str, data: bytes, store: bool, compress_elf: bool = False) -> _Entry:
     is_elf = data[:4] == b"\x7fELF"
     mode = 0o100755 if is_elf else 0o100644
     crc = zlib.crc32(data)
-    if not (store or (is_elf and not deflate_elf)) and len(data) > 64:
-        packed = _deflate(data)
-        if len(packed) < len(data):
-            return _Entry(name, packed, 8, crc, len(data), mode)
-    return _Entry(name, data, 0, crc, len(data), mode)
+    if store or (is_elf and not compress_elf):
+        return _Entry(name, data, fmt.METHOD_STORED, crc, len(data), mode)
+    return _packed(name, data, crc, mode)
 
 
 def _raw_stdlib(runtime: bytes, prefix: str, exclude: tuple[str, ...]) -> tuple[bytes, list[_Entry]]:
@@ -214,7 +229,8 @@ class _ZipWriter:
         name = e.name.encode()
         flags = 0x800 if not name.isascii() else 0
         is_dir = e.name.endswith("/")
-        version = 20 if e.method == 8 or is_dir else 10
+        # APPNOTE's "version needed to extract": 2.0 for deflate and directories, 6.3 for zstd (method 93).
+        version = 63 if e.method == fmt.METHOD_ZSTD else 20 if e.method == fmt.METHOD_DEFLATED or is_dir else 10
         fields = struct.pack("<HHHHHIII", version, flags, e.method, self.time, self.date, e.crc, len(e.raw), e.size)
         header = b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name
         if self.pos + len(header) + len(e.raw) > fmt.ZIP_LIMIT or len(self.central) >= fmt.MEMBER_LIMIT:
@@ -337,9 +353,9 @@ def write_binary(
             raise InputError(f"{m.name} is given twice to the binary writer")
         if m.name.startswith(fmt.RESERVED_PREFIX) and not m.name.startswith(fmt.RUNTIME_EMBED) or m.name == MAIN:
             raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
-        # Bytecode is read at every import, and inflating it costs start-up time: which of it is deflated is
+        # Bytecode is read at every import, and decompressing it costs start-up time: which of it is packed is
         # the packing's choice (exxo.packing). Sources, data and metadata are deflated.
-        own[m.name] = (m.data, m.name.endswith(".pyc") and not deflate_bytecode(m.name, packing.bytecode, False))
+        own[m.name] = (m.data, m.name.endswith(".pyc") and not compress_bytecode(m.name, packing.bytecode, False))
     own[MAIN] = (fmt.MAIN_SOURCE, False)
     own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
     for name, code in boot_modules.items():
@@ -361,8 +377,8 @@ def write_binary(
         resolve_needed(facts)
         built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1], packing.compress_native),
                               own.items()))
-        if packing.bytecode != "stored":  # ("auto" deflates all of the stdlib's: packing.deflate_bytecode)
-            stdlib = list(pool.map(_deflated_stdlib, stdlib))
+        if packing.bytecode != "stored":  # ("auto" packs all of the stdlib's: packing.compress_bytecode)
+            stdlib = list(pool.map(_packed_stdlib, stdlib))
     entries = {e.name: e for e in (*stdlib, *built)}
     for d in fmt.dirs_of(names):
         entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)
@@ -407,12 +423,11 @@ def _strip_tool(packing: Packing) -> str | None:
     return tool
 
 
-def _deflated_stdlib(e: _Entry) -> _Entry:
-    """A stored stdlib member deflated (-c): its raw bytes are the data."""
-    if e.method != 0 or e.size <= 64:
+def _packed_stdlib(e: _Entry) -> _Entry:
+    """A stored stdlib member packed (exxo.packing): its raw bytes are the data."""
+    if e.method != fmt.METHOD_STORED:
         return e
-    packed = _deflate(e.raw)
-    return _Entry(e.name, packed, 8, e.crc, e.size, e.mode) if len(packed) < len(e.raw) else e
+    return _packed(e.name, e.raw, e.crc, e.mode)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -456,6 +471,19 @@ def _manifest_slice(z: bytes, msize: int) -> slice:
     return slice(at, at + msize)
 
 
+def unpack(raw: bytes, method: int, size: int) -> bytes:
+    """A member's bytes from its stored ones (exxo.format.METHODS); damaged bytes give what they give (the
+    caller checks size and CRC), or InputError."""
+    try:
+        if method == fmt.METHOD_DEFLATED:
+            return zlib.decompress(raw, -15)
+        if method == fmt.METHOD_ZSTD:
+            return zstandard.ZstdDecompressor().decompress(raw, max_output_size=size)
+    except (zlib.error, zstandard.ZstdError) as exc:
+        raise InputError(f"a member cannot be decompressed ({exc})") from None
+    return raw
+
+
 class Members:
     """An exxo binary's members by name, read through its manifest: an identical copy stored once has no
     central-directory entry of its own (docs/design.md), so zipfile cannot read it by that name."""
@@ -471,7 +499,7 @@ class Members:
             raise KeyError(f"There is no item named {name!r} in the archive")
         self.f.seek(self.base + e[fmt.F_OFFSET])
         raw = self.f.read(e[fmt.F_CSIZE])
-        data = zlib.decompress(raw, -15) if e[fmt.F_METHOD] == fmt.METHOD_DEFLATED else raw
+        data = unpack(raw, e[fmt.F_METHOD], e[fmt.F_SIZE])
         if len(data) != e[fmt.F_SIZE] or zlib.crc32(data) != e[fmt.F_CRC]:
             raise InputError(f"{self.f.name}: damaged exxo binary ({name} does not match its checksum)")
         return data

@@ -24,7 +24,7 @@ EPILOG = """examples:
   exxo build -s ~/src/app -o /tmp/app
   exxo build --entry app-admin       # the project has several console scripts
   exxo build --main app.cli:main     # no console script: name the function
-  exxo build -c                      # smallest: upx on the runtime, bytecode and native code deflated,
+  exxo build -c                      # smallest: upx on the runtime, bytecode and native code zstd-packed,
                                      # dependencies without their .py sources
   exxo build --no-strip              # keep the debug sections and symbols of the wheels' native code
   exxo build --all-scripts -o dist/  # one binary for every console script, a symlink per script in dist/
@@ -47,7 +47,7 @@ published tools, no project needed (a private venv, cached by runtime and requir
   scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
   strip = true           # drop debug sections and static symbols of native members (dynamic ones stay)
-  compress-bytecode = true  # deflate all .pyc (default: the stdlib's and tests'; false: none)
+  compress-bytecode = true  # zstd for all .pyc (default: the stdlib's and tests'; false: none)
   dependency-sources = true  # ship the dependencies' .py next to their bytecode (tracebacks show lines)
   stdlib-exclude = ["xmlrpc"]  # stdlib modules to leave out (default: ensurepip, pydoc_data)
   stdlib-keep = ["pydoc_data"]  # default-excluded stdlib modules to carry anyway
@@ -78,8 +78,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         "(symlink, hard link, copy) the binary runs that script; -o DIR also writes the symlinks")
     p.add_argument("--sbom", action="store_true", help="also write OUTPUT.cdx.json, a CycloneDX 1.6 SBOM")
     p.add_argument("-c", "--compress", action="store_true", default=None,
-                   help="smallest binary: compress the runtime with upx, deflate bytecode and native code, leave "
-                        "out the dependencies' sources (costs start-up time: see the README)")
+                   help="smallest binary: compress the runtime with upx, pack bytecode and native code with zstd, "
+                        "leave out the dependencies' sources (costs start-up time: see the README)")
     p.add_argument("--no-strip", dest="strip", action="store_false", default=None,
                    help="keep debug sections and static symbols in the wheels' native code")
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")

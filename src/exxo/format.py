@@ -140,6 +140,11 @@ FILE_FIELDS = ("offset", "csize", "size", "method", "is_dir", "crc")
 F_OFFSET, F_CSIZE, F_SIZE, F_METHOD, F_IS_DIR, F_CRC = range(len(FILE_FIELDS))
 METHOD_STORED = 0
 METHOD_DEFLATED = 8
+# Zstandard (APPNOTE 6.3.7's method 93): bytecode and native code, the members read at start or loaded whole.
+# It inflates ~2x faster than deflate here (466 vs 233 MB/s on 16 KiB bytecode-sized pieces) and packs ELF
+# files ~30% smaller. Text members stay deflated, so any zip tool still reads sources, data and metadata.
+METHOD_ZSTD = 93
+METHODS = (METHOD_STORED, METHOD_DEFLATED, METHOD_ZSTD)
 # The keys of each "elf" value (runpath: DT_RUNPATH, else DT_RPATH, entries; deps: {DT_NEEDED name: member}
 # for the bundled ones, resolved at build time as the loader would (exxo/elfdeps.py); dynstr: [file offset,
 # size] of .dynstr, whose bundled names memfd loading rewrites; type: ELF e_type; error: why a file named like
@@ -254,5 +259,7 @@ def c_header() -> str:
               "#define EXXO_MANIFEST_HEADER %d /* its local header + name */" % (LOCAL_HEADER + len(MANIFEST_NAME)),
               "#define EXXO_INDEX_RECORD %d" % INDEX_RECORD,
               "#define EXXO_INDEX_DIR %d" % INDEX_DIR,
-              "#define EXXO_INDEX_EXEC %d" % INDEX_EXEC]
+              "#define EXXO_INDEX_EXEC %d" % INDEX_EXEC,
+              "#define EXXO_METHOD_DEFLATED %d" % METHOD_DEFLATED,
+              "#define EXXO_METHOD_ZSTD %d" % METHOD_ZSTD]
     return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ from typing import Any
 
 from exxo import format as fmt
 
-METHODS = {fmt.METHOD_STORED: "stored", fmt.METHOD_DEFLATED: "deflated"}
+METHODS = {fmt.METHOD_STORED: "stored", fmt.METHOD_DEFLATED: "deflated", fmt.METHOD_ZSTD: "zstd"}
 
 
 def package_of(name: str, stdlib_prefix: str) -> str:

@@ -52,3 +52,23 @@ def parse(stdout: str) -> dict[str, object]:
         except ValueError:
             out[key] = value
     return out
+
+
+def assert_intact_zip(binary: Path) -> list[str]:
+    """The binary is a zip whose every member reads back with its CRC: stored and deflated ones by `zipfile`
+    (any zip tool), zstd ones (method 93, which zipfile reads only from Python 3.14) by exxo's own reader.
+    Returns the names in central-directory order."""
+    import zipfile
+
+    from exxo.archive import Members, read_info
+
+    with zipfile.ZipFile(binary) as zf:
+        infos = zf.infolist()
+        zstd = [i.filename for i in infos if i.compress_type == 93]
+        for info in infos:
+            if info.compress_type != 93 and not info.is_dir():
+                zf.read(info)  # raises on a CRC mismatch
+    with Members(binary, read_info(binary)) as members:
+        for name in zstd:
+            members.read(name)  # checks size and CRC
+    return [i.filename for i in infos]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PYTHON_VERSION
-from tests.integration.helpers import alone, exxo, fixture, run_clean
+from tests.integration.helpers import alone, assert_intact_zip, exxo, fixture, run_clean
 from tests.integration.test_build_apps import build
 
 pytestmark = pytest.mark.runtime
@@ -120,9 +119,7 @@ def test_a_binary_cut_short_says_it_is_damaged(exxo_venv: Path, tmp_path: Path, 
 
 def test_every_binary_is_a_valid_zip_without_duplicate_names(exxo_venv: Path, tmp_path: Path) -> None:
     binary = build(exxo_venv, fixture("probe-app", tmp_path))
-    with zipfile.ZipFile(binary) as zf:
-        assert zf.testzip() is None
-        names = [i.filename for i in zf.infolist()]
+    names = assert_intact_zip(binary)
     assert len(names) == len(set(names))
     assert names[-1] == "__exxo__/manifest.json" and names[-2] == "__exxo__/index"
 

@@ -31,20 +31,20 @@ def test_config_extends_and_keeps_the_default_exclusions() -> None:
     assert p.stdlib_exclude == ("pydoc_data", "xmlrpc") and p.user_excluded == ("xmlrpc",)
     assert not p.strip and p.bytecode == "stored"
     p = packing.packing_for({"compress-bytecode": False}, compress=True, strip=False)
-    assert p.compress_native and p.bytecode == "deflated" and not p.strip  # -c is the smallest; --no-strip wins
-    assert packing.packing_for({"compress-bytecode": True}, compress=False).bytecode == "deflated"
+    assert p.compress_native and p.bytecode == "compressed" and not p.strip  # -c is the smallest; --no-strip wins
+    assert packing.packing_for({"compress-bytecode": True}, compress=False).bytecode == "compressed"
 
 
-@pytest.mark.parametrize(("name", "policy", "stdlib", "deflated"), [
+@pytest.mark.parametrize(("name", "policy", "stdlib", "packed"), [
     ("lib/python3.13/json/__init__.pyc", "auto", True, True),
     ("lib/python3.13/site-packages/flask/__pycache__/app.cpython-313.pyc", "auto", False, False),
     ("lib/python3.13/site-packages/numpy/_core/tests/__pycache__/t.cpython-313.pyc", "auto", False, True),
     ("lib/python3.13/site-packages/__pycache__/test_x.cpython-313.pyc", "auto", False, True),
     ("lib/python3.13/json/__init__.pyc", "stored", True, False),
-    ("lib/python3.13/site-packages/flask/__pycache__/app.cpython-313.pyc", "deflated", False, True),
+    ("lib/python3.13/site-packages/flask/__pycache__/app.cpython-313.pyc", "compressed", False, True),
 ])
-def test_which_bytecode_is_deflated(name: str, policy: str, stdlib: bool, deflated: bool) -> None:
-    assert packing.deflate_bytecode(name, policy, stdlib) is deflated
+def test_which_bytecode_is_packed(name: str, policy: str, stdlib: bool, packed: bool) -> None:
+    assert packing.compress_bytecode(name, policy, stdlib) is packed
 
 
 @pytest.mark.parametrize(("name", "dropped"), [
@@ -144,4 +144,4 @@ def test_bytecode_policies(tmp_path: Path) -> None:
                                    packing.Packing(bytecode=policy)).path
         files = archive.read_info(out)["files"]
         methods[policy] = (files[app][3], files[test][3])
-    assert methods == {"stored": (0, 0), "auto": (0, 8), "deflated": (8, 8)}
+    assert methods == {"stored": (0, 0), "auto": (0, 93), "compressed": (93, 93)}  # 93: zstd

@@ -56,8 +56,16 @@ def test_a_new_hash_of_the_same_version_gives_a_new_key(monkeypatch: pytest.Monk
 
 def test_only_the_libraries_a_version_links_count(monkeypatch: pytest.MonkeyPatch) -> None:
     py314 = sources.resolve("3.14")
+    # Every version links zstd (the launcher's decoder): a new zstd is a new runtime for both.
     before = (bootstrap.recipe_hash(PY313), bootstrap.recipe_hash(py314))
-    bump(monkeypatch, "zstd", "1.5.8", "2" * 64)  # 3.14's compression.zstd; 3.13 does not link it
+    bump(monkeypatch, "zstd", "1.5.8", "2" * 64)
+    assert bootstrap.recipe_hash(PY313) != before[0]
+    assert bootstrap.recipe_hash(py314) != before[1]
+    monkeypatch.undo()
+    # A library only later versions link (sources.LIBRARY_SINCE) does not count for the earlier ones.
+    monkeypatch.setattr(sources, "LIBRARY_SINCE", {"zstd": (3, 14)})
+    before = (bootstrap.recipe_hash(PY313), bootstrap.recipe_hash(py314))
+    bump(monkeypatch, "zstd", "1.5.8", "2" * 64)
     assert bootstrap.recipe_hash(PY313) == before[0]
     assert bootstrap.recipe_hash(py314) != before[1]
 

@@ -96,11 +96,13 @@ def test_no_url_points_at_the_cache_filler(tmp_path: Path, cache: Path) -> None:
     assert err.value.hint and "fetch-sources.sh" in err.value.hint
 
 
-def test_libraries_for() -> None:
+def test_libraries_for(monkeypatch: pytest.MonkeyPatch) -> None:
     names = {s.name for s in sources.libraries_for("3.13.15")}
-    assert "zstd" not in names and {"openssl", "sqlite", "zlib", "util-linux"} <= names
-    assert "zstd" in {s.name for s in sources.libraries_for("3.14")}
+    assert {"openssl", "sqlite", "zlib", "util-linux", "zstd"} <= names  # zstd: the launcher's decoder
     assert len(sources.libraries_for(None)) == len(sources.LIBRARIES)
+    monkeypatch.setattr(sources, "LIBRARY_SINCE", {"zstd": (3, 14)})  # a library only later versions link
+    assert "zstd" not in {s.name for s in sources.libraries_for("3.13.15")}
+    assert "zstd" in {s.name for s in sources.libraries_for("3.14")}
 
 
 def test_table_is_complete() -> None:

@@ -62,13 +62,46 @@ def _crc32():
 _crc = None
 
 
+def _zstd():
+    """The launcher's zstd decoder, or (the boot harness on a stock CPython >= 3.14) compression.zstd's."""
+    global _unzstd
+    if _unzstd is not None:
+        return _unzstd
+    try:
+        import _exxo
+
+        _unzstd = _exxo.zstd_decompress
+    except (ImportError, AttributeError):
+        from compression import zstd
+
+        def decompress(data, size):
+            try:
+                out = zstd.decompress(data)
+            except zstd.ZstdError as exc:
+                raise ValueError(str(exc)) from None
+            if len(out) != size:
+                raise ValueError("wrong size")
+            return out
+
+        _unzstd = decompress
+    return _unzstd
+
+
+_unzstd = None
+
+
 def read_member(name):
     """The bytes of a member (decompressed), checked against the CRC-32 the index records."""
     offset, csize, size, method, is_dir, crc = INDEX[name]
     if is_dir:
         raise IsADirectoryError(21, "Is a directory", EXE + "/" + name)
     data = _pread(csize, BASE + offset)
-    if method == 8:
+    if method == 93:  # zstd (exxo.format.METHOD_ZSTD): bytecode and native code
+        try:
+            data = _zstd()(data, size)
+        except ValueError as exc:
+            _damaged_member("%s cannot be decompressed (%s)" % (name, exc))
+    elif method == 8:
         import zlib
 
         try:

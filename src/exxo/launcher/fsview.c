@@ -194,7 +194,8 @@ parse_index(const unsigned char *buf, size_t size)
         e->crc = rd32(r + 24);
         e->method = (uint16_t)(r[28] | r[29] << 8);
         e->flags = (uint32_t)(r[30] | r[31] << 8);
-        if ((e->method != 0 && e->method != 8) || (e->method == 0 && e->csize != e->size) ||
+        int known = e->method == 0 || e->method == EXXO_METHOD_DEFLATED || e->method == EXXO_METHOD_ZSTD;
+        if (!known || (e->method == 0 && e->csize != e->size) ||
             (i > 0 && name_cmp(&entries[i - 1], e->name, e->name_len) >= 0)) {
             goto damaged;
         }
@@ -457,32 +458,34 @@ write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
-/* A new sealed memfd with the member's bytes, checked against its CRC-32; -1 with errno (EIO: damaged). */
+/* The member's bytes as they come, in pieces: stored bytes are passed on, deflated (zlib) and zstd ones are
+ * decompressed. `put` gets each piece of the result; the whole is checked against the member's size and
+ * CRC-32. 0, or -1 with errno (EIO: the bytes are damaged, or the binary is shorter than its index). */
 static int
-fill_memfd(long idx)
+member_pieces(const fs_entry *e, int (*put)(void *, const unsigned char *, size_t), void *arg)
 {
-    const fs_entry *e = &fs.entries[idx];
-    int m = (int)syscall(SYS_memfd_create, "exxo-member", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (m < 0) {
-        return -1;
-    }
     enum { CHUNK = 1 << 16 };
     unsigned char *in = malloc(CHUNK), *out = malloc(CHUNK);
     z_stream z;
     memset(&z, 0, sizeof(z));
-    int inflating = 0, err = EIO;
+    ZSTD_DStream *zs = NULL;
+    int inflating = 0, err = EIO, ended = 0;
     uLong crc = crc32(0L, Z_NULL, 0);
     uint64_t done_in = 0, done_out = 0;
     if (in == NULL || out == NULL) {
         err = ENOMEM;
         goto fail;
     }
-    if (e->method == 8) {
+    if (e->method == EXXO_METHOD_DEFLATED) {
         if (inflateInit2(&z, -15) != Z_OK) {
             err = ENOMEM;
             goto fail;
         }
         inflating = 1;
+    }
+    else if (e->method == EXXO_METHOD_ZSTD && (zs = ZSTD_createDStream()) == NULL) {
+        err = ENOMEM;
+        goto fail;
     }
     while (done_in < e->csize) {
         size_t want = e->csize - done_in < CHUNK ? (size_t)(e->csize - done_in) : CHUNK;
@@ -494,63 +497,104 @@ fill_memfd(long idx)
             goto fail; /* EIO: the binary is shorter than its index says */
         }
         done_in += (uint64_t)got;
-        if (!inflating) {
+        if (!inflating && zs == NULL) {
             crc = exxo_crc32(crc, in, (size_t)got);
             done_out += (uint64_t)got;
-            if (write_all(m, in, (size_t)got) != 0) {
+            if (put(arg, in, (size_t)got) != 0) {
                 err = errno;
                 goto fail;
             }
             continue;
         }
-        z.next_in = in;
-        z.avail_in = (uInt)got;
-        do {
-            z.next_out = out;
-            z.avail_out = CHUNK;
-            int r = inflate(&z, Z_NO_FLUSH);
-            if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
-                goto fail;
+        if (ended) {
+            goto fail; /* bytes after the end of the compressed stream */
+        }
+        ZSTD_inBuffer zin = {in, (size_t)got, 0};
+        if (inflating) {
+            z.next_in = in;
+            z.avail_in = (uInt)got;
+        }
+        for (;;) {
+            size_t produced;
+            int more;
+            if (inflating) {
+                z.next_out = out;
+                z.avail_out = CHUNK;
+                int r = inflate(&z, Z_NO_FLUSH);
+                if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
+                    goto fail;
+                }
+                produced = CHUNK - z.avail_out;
+                ended = r == Z_STREAM_END;
+                more = !ended && (z.avail_in > 0 || z.avail_out == 0);
             }
-            size_t produced = CHUNK - z.avail_out;
+            else {
+                ZSTD_outBuffer zout = {out, CHUNK, 0};
+                size_t r = ZSTD_decompressStream(zs, &zout, &zin);
+                if (ZSTD_isError(r)) {
+                    goto fail;
+                }
+                produced = zout.pos;
+                ended = r == 0;
+                more = !ended && (zin.pos < zin.size || zout.pos == zout.size);
+            }
             crc = exxo_crc32(crc, out, produced);
             done_out += produced;
-            if (done_out > e->size || write_all(m, out, produced) != 0) {
+            if (done_out > e->size || put(arg, out, produced) != 0) {
                 err = done_out > e->size ? EIO : errno;
                 goto fail;
             }
-            if (r == Z_STREAM_END) {
+            if (!more) {
                 break;
             }
-        } while (z.avail_in > 0 || z.avail_out == 0);
+        }
     }
     if (done_out != e->size || crc != e->crc) {
         goto fail;
     }
-    if (inflating) {
-        inflateEnd(&z);
-    }
-    free(in);
-    free(out);
-    fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-    lseek(m, 0, SEEK_SET);
-    return m;
+    err = 0;
 fail:
     if (inflating) {
         inflateEnd(&z);
     }
+    ZSTD_freeDStream(zs);
     free(in);
     free(out);
-    close(m);
-    if (err == EIO) {
-        /* A damaged binary stops here, whoever asked (docs/reference.md: exit 126), rather than serve wrong
-         * bytes or let the caller trip over them. */
-        fprintf(stderr, "exxo: %s: damaged binary (the member %.*s does not match its checksum); rebuild it "
-                "with `exxo build` or copy it again\n", fs.exe, (int)e->name_len, e->name);
-        _exit(126);
-    }
     errno = err;
-    return -1;
+    return err ? -1 : 0;
+}
+
+static int
+put_fd(void *fd, const unsigned char *p, size_t n)
+{
+    return write_all(*(int *)fd, p, n);
+}
+
+/* A new sealed memfd with the member's bytes, checked against its CRC-32; -1 with errno (EIO: damaged). */
+static int
+fill_memfd(long idx)
+{
+    const fs_entry *e = &fs.entries[idx];
+    int m = (int)syscall(SYS_memfd_create, "exxo-member", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (m < 0) {
+        return -1;
+    }
+    if (member_pieces(e, put_fd, &m) != 0) {
+        int err = errno;
+        close(m);
+        if (err == EIO) {
+            /* A damaged binary stops here, whoever asked (docs/reference.md: exit 126), rather than serve
+             * wrong bytes or let the caller trip over them. */
+            fprintf(stderr, "exxo: %s: damaged binary (the member %.*s does not match its checksum); rebuild "
+                    "it with `exxo build` or copy it again\n", fs.exe, (int)e->name_len, e->name);
+            _exit(126);
+        }
+        errno = err;
+        return -1;
+    }
+    fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    lseek(m, 0, SEEK_SET);
+    return m;
 }
 
 /* A new read-only fd on the member, with its own file offset. */

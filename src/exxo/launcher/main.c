@@ -27,6 +27,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <zstd.h> /* libzstd, linked into every runtime: the members packed with zip method 93 */
+
 #include "exxo_format.h" /* generated from exxo/format.py: the marker's and the index's layout */
 
 #define EXXO_EXIT_DAMAGED 126
@@ -92,12 +94,55 @@ exxo_crc32_py(PyObject *self, PyObject *args)
     return PyLong_FromUnsignedLong(crc);
 }
 
+/* One decompression context for the boot's small members (bytecode), reused under the GIL: creating one
+ * costs more than inflating a typical .pyc. Large members get their own, with the GIL released. */
+static ZSTD_DCtx *exxo_dctx;
+
+static PyObject *
+exxo_zstd_decompress(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "y*n:zstd_decompress", &data, &size)) {
+        return NULL;
+    }
+    PyObject *out = size >= 0 ? PyBytes_FromStringAndSize(NULL, size) : NULL;
+    if (out == NULL) {
+        PyBuffer_Release(&data);
+        return size >= 0 ? NULL : PyErr_Format(PyExc_ValueError, "negative size");
+    }
+    size_t got;
+    if (data.len > (1 << 20)) {
+        Py_BEGIN_ALLOW_THREADS
+        got = ZSTD_decompress(PyBytes_AS_STRING(out), (size_t)size, data.buf, (size_t)data.len);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        if (exxo_dctx == NULL && (exxo_dctx = ZSTD_createDCtx()) == NULL) {
+            PyBuffer_Release(&data);
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        got = ZSTD_decompressDCtx(exxo_dctx, PyBytes_AS_STRING(out), (size_t)size, data.buf, (size_t)data.len);
+    }
+    PyBuffer_Release(&data);
+    if (ZSTD_isError(got) || got != (size_t)size) {
+        Py_DECREF(out);
+        return PyErr_Format(PyExc_ValueError, "not a zstd frame of %zd bytes (%s)", size,
+                            ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+    }
+    return out;
+}
+
 static PyMethodDef exxo_methods[] = {
     {"memfd_create", exxo_memfd_create, METH_VARARGS,
      "memfd_create(name, flags=MFD_CLOEXEC) -> fd, by raw syscall (works on any glibc)."},
     {"crc32", exxo_crc32_py, METH_VARARGS,
      "crc32(data, value=0) -> zlib.crc32(data, value), computed by carry-less multiplication where the CPU "
      "has it."},
+    {"zstd_decompress", exxo_zstd_decompress, METH_VARARGS,
+     "zstd_decompress(data, size) -> bytes: the one zstd frame `data`, which must decompress to `size` bytes "
+     "(else ValueError)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -219,8 +219,8 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
         rep.stage("toolchain")
         tc = toolchain.zig_toolchain(work / "toolchain", rep)
 
-        rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses, libedit, uuid)")
-        built = deps.build_deps(tc, jobs, rep, cache_root(), python=source.version)  # 3.13: no zstd
+        rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, zstd, ncurses, libedit, uuid)")
+        built = deps.build_deps(tc, jobs, rep, cache_root(), python=source.version)
         libraries_seconds = time.monotonic() - started
         cpython.hide_dep_symbols([Path(p) / "lib" for p in built.prefixes.values()], rep)
 

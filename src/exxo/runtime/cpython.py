@@ -303,9 +303,9 @@ def configure(b: Build) -> None:
         "py_cv_module__tkinter": "n/a",
         "py_cv_module__gdbm": "n/a",
         "py_cv_module__dbm": "n/a",
-        "LIBS": " ".join(b.link_libs),
-        # The launcher's file-system view inflates members with the zlib linked in (not in sysconfig's CFLAGS).
-        "CFLAGS_NODIST": f"{b.env.get('CFLAGS_NODIST', '')} {b.env['ZLIB_CFLAGS']}".strip(),
+        # The launcher decompresses members with the zlib and libzstd linked in (not in sysconfig's flags).
+        "LIBS": " ".join([*b.link_libs, b.env["LIBZSTD_LIBS"]]),
+        "CFLAGS_NODIST": f"{b.env.get('CFLAGS_NODIST', '')} {b.env['ZLIB_CFLAGS']} {b.env['LIBZSTD_CFLAGS']}".strip(),
         "SOURCE_DATE_EPOCH": str(b.source_date_epoch),
     }
     args = [

@@ -379,7 +379,7 @@ def describe(done: dict[str, Path], seconds: dict[str, float] | None = None) -> 
         "LIBEDIT_CFLAGS": f"-I{p['libedit']}/include -I{nc}/include",
         "LIBEDIT_LIBS": f"-L{p['libedit']}/lib -ledit -L{nc}/lib -lncursesw",
     }
-    if "zstd" in p:  # CPython >= 3.14
+    if "zstd" in p:  # the launcher (every version), CPython >= 3.14's _zstd
         env["LIBZSTD_CFLAGS"] = f"-I{p['zstd']}/include"
         env["LIBZSTD_LIBS"] = f"-L{p['zstd']}/lib -lzstd -lpthread"
     args = [f"--with-openssl={p['openssl']}", "--with-openssl-rpath=no"]

@@ -101,7 +101,8 @@ LIBRARIES: dict[str, Source] = {
                "https://www.kernel.org/pub/linux/utils/util-linux/v2.41/util-linux-2.41.5.tar.xz",
                ("f586e35d320ff537aab3ffeca37e9ecd482ccbe013590db4429a414d8aa6a728",), "BSD-3-Clause",
                ("util-linux", "2.41.5-0+deb13u1", "util-linux_2.41.5.orig.tar.xz")),
-        # For CPython >= 3.14 (compression.zstd). Debian's DFSG repack (Visual Studio files removed): it is
+        # The launcher's decoder for members packed with zstd (every version), and CPython >= 3.14's
+        # compression.zstd. Debian's DFSG repack (Visual Studio files removed): it is
         # the only tarball hashed here, so there is no upstream URL (upstream's .tar.gz has other bytes).
         Source("zstd", "1.5.7", "zstd-1.5.7+dfsg.tar.xz", "",
                ("0c092ef267edce57ba7f3f2645c861f72eaf5e76273c6c3632869423464b90a5",), "BSD-3-Clause",
@@ -109,7 +110,7 @@ LIBRARIES: dict[str, Source] = {
     ]
 }
 # Libraries only some CPython versions use: name -> first (major, minor) that needs it.
-LIBRARY_SINCE: dict[str, tuple[int, int]] = {"zstd": (3, 14)}
+LIBRARY_SINCE: dict[str, tuple[int, int]] = {}
 
 
 def _minor(version: str) -> tuple[int, int]:
