@@ -44,6 +44,7 @@ published tools, no project needed (a private venv, cached by runtime and requir
   output = "dist/app"
   compress = false
   native = "memfd"       # or "cache"
+  target = "aarch64"     # cross-build for 64-bit Arm (default: x86_64)
   scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
   strip = true           # drop debug sections and static symbols of native members (dynamic ones stay)
@@ -84,6 +85,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="keep debug sections and static symbols in the wheels' native code")
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
     p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
+    p.add_argument("--target", metavar="ARCH",
+                   help="the processor the binary is for: x86_64 (default) or aarch64 (cross-built; pure-Python "
+                        "packages only so far)")
     pip = p.add_argument_group("requirements mode (REQ or -r): passed to pip")
     pip.add_argument("-p", "--python", metavar="VERSION",
                      help=f"CPython version of the private venv (default: {DEFAULT_PYTHON})")
@@ -235,6 +239,35 @@ def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
     return App(tool.python, runtime.version, requested, [], proj, None)
 
 
+ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
+
+
+def check_native_target(members: list[archive.Member], target: str) -> None:
+    """A cross-built binary carries the target's runtime but the venv's packages: any native code in them is
+    the build machine's and would not load there. Name it (until exxo installs the target's wheels itself)."""
+    foreign = []
+    for m in members:
+        data = m.data
+        if data[:4] == b"\x7fELF" and len(data) > 20:
+            machine = ELF_MACHINES.get(int.from_bytes(data[18:20], "little"), "another processor")
+            if machine != target:
+                foreign.append(f"{m.name} ({machine})")
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise InputError(f"--target {target}: the app carries native code built for another processor: {shown}",
+                         hint=f"a {target} binary can carry pure-Python packages only so far (installing the "
+                              f"{target} wheels of native requirements is not implemented yet): drop those "
+                              "requirements, or build for this machine (no --target)")
+
+
+def _target_runtime(version: str, target: str, rep: Reporter) -> Path:
+    """The target's runtime executable of the same CPython release as the venv (built when missing)."""
+    from exxo.runtime.bootstrap import ensure_runtime
+
+    rep.stage(f"the {target} runtime of CPython {version}")
+    return ensure_runtime(version, rep, target=target).python
+
+
 def all_scripts(inv: collect.Inventory, roots: list[str]) -> dict[str, dict[str, Any]]:
     """Every console script of the app's distributions (the roots' first, then their requirements'): the
     names a multi-call binary answers to, each with what it runs."""
@@ -326,11 +359,21 @@ def run(args: argparse.Namespace) -> int:
         from exxo.compress import find_upx
 
         find_upx()
+    from exxo.runtime import toolchain
+
+    target = toolchain.check_target(str(args.target or config.get("target") or toolchain.HOST_ARCH))
+    cross = target != toolchain.HOST_ARCH
+    if cross and not os.environ.get("EXXO_STRIP"):
+        import shutil
+
+        os.environ["EXXO_STRIP"] = shutil.which(f"{toolchain.CROSS[target]['triple']}-strip") or "strip"
     label = (args.requirements or [Path(args.requirement[0]).stem])[0] if req_mode else src.name
     with Reporter(_log_path(label)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
         app = _requirements_app(args, rep) if env is None else _project_app(args, env, Path(tmp), rep)
         python, proj = app.python, app.proj
         runtime_exe = python.resolve()
+        if cross:  # the venv (this machine's runtime) runs pip and compiles the bytecode; the ELF is the target's
+            runtime_exe = _target_runtime(app.version or collect.interpreter_facts(python)["version"], target, rep)
         entry_arg = args.entry
         if multi and entry_arg is None and args.main is None and proj.config.get("entry") is None:
             entry_arg = default_script(proj.scripts, app.roots)
@@ -346,6 +389,9 @@ def run(args: argparse.Namespace) -> int:
             entry["scripts"] = all_scripts(inv, app.roots)
         boot, boot_modules = archive.compile_boot(python)
         python_info = _python_info(runtime_exe, app.version or inv.version, inv.tag)
+        if cross:
+            check_native_target(members, target)
+            python_info["target"] = target  # only for a cross build: an x86-64 build's manifest is unchanged
         embed = bool(config.get("embed-runtime", False))
         pack = packing_for(config, compress, args.strip)
         if embed:  # the binary recreates its runtime from its own stdlib members: all of them, as built

@@ -1,0 +1,158 @@
+"""aarch64, cross-built on this x86-64 machine: the runtime (`exxo bootstrap --target aarch64`) and a
+pure-Python app (`exxo build --target aarch64`), run under user-mode emulation (Debian's qemu-user, the aarch64
+glibc of libc6-arm64-cross). The aarch64 runtime is built once and cached like the others (~8 min of
+libraries the first time, then CPython); the emulated runs take seconds each.
+
+Performance under emulation means nothing: these tests check behaviour only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from exxo.runtime import bootstrap, toolchain, validate
+from exxo.runtime.bootstrap import Runtime
+from tests.conftest import PYTHON_VERSION
+from tests.integration.helpers import exxo, fixture
+
+pytestmark = pytest.mark.runtime
+
+SYSROOT = Path(toolchain.CROSS["aarch64"]["sysroot"])
+
+
+def _qemu() -> list[str]:
+    try:
+        return toolchain.emulator("aarch64")
+    except Exception as exc:  # BuildError: qemu-user or the aarch64 glibc is not installed
+        pytest.skip(f"no aarch64 emulation here ({exc}); `make test` installs qemu-user and libc6-arm64-cross")
+
+
+def _binfmt() -> bool:
+    """Whether the kernel runs aarch64 ELF itself (binfmt_misc + qemu-user-binfmt): needed for re-entry."""
+    entry = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    return entry.is_file() and entry.read_text().startswith("enabled")
+
+
+def run_aarch64(exe: Path, *args: str, env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd or exe.parent), "QEMU_LD_PREFIX": str(SYSROOT)}
+    return subprocess.run([*_qemu(), str(exe), *args], capture_output=True, text=True, timeout=600,
+                          cwd=cwd or exe.parent, env=base | (env or {}))
+
+
+@pytest.fixture(scope="module")
+def arm_runtime() -> Runtime:
+    _qemu()
+    return bootstrap.ensure_runtime(PYTHON_VERSION, target="aarch64", jobs=os.cpu_count() or 2)
+
+
+@pytest.fixture(scope="module")
+def host_venv_313(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exxo venv of this machine's runtime of the same release (the one the cross build used)."""
+    from exxo import venv
+
+    env = tmp_path_factory.mktemp("arm-venv") / "env"
+    venv.create(env, bootstrap.build_python(PYTHON_VERSION))
+    return env
+
+
+def test_runtime_elf(arm_runtime: Runtime) -> None:
+    report = validate.inspect_elf(arm_runtime.python, machine="EM_AARCH64")
+    assert report.problems == [], report.problems
+    meta = arm_runtime.metadata()
+    assert meta["target"] == "aarch64" and meta["optimize"] == "plain"
+    assert meta["glibc_max"] == "2.17"
+    assert "-aarch64-" in arm_runtime.dir.name
+    assert "aarch64-linux-gnu" in meta["soabi"]
+
+
+def test_runtime_imports_every_builtin_module(arm_runtime: Runtime, tmp_path: Path) -> None:
+    exe = tmp_path / "python3"
+    shutil.copy2(arm_runtime.python, exe)  # alone: no lib/ beside it
+    code = (
+        "import platform, ssl, sqlite3, ctypes, lzma, bz2, zlib, decimal, readline, hashlib, json, _curses\n"
+        "print(platform.machine())\n"
+        "print(ssl.OPENSSL_VERSION)\n"
+        "print(sqlite3.connect(':memory:').execute('select sqlite_version()').fetchone()[0])\n"
+        "print(ctypes.CDLL(None).abs(-42))\n"
+        "print(lzma.decompress(lzma.compress(b'xz' * 100)) == b'xz' * 100)\n"
+        "print(decimal.Decimal(1) / decimal.Decimal(7))\n"
+        "print(hashlib.sha256(b'exxo').hexdigest()[:16])\n"
+        "import math; print(math.log2(2.0 ** -1065))\n"
+    )
+    proc = run_aarch64(exe, "-I", "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "aarch64"
+    assert lines[1].startswith("OpenSSL 3.")
+    assert lines[3:] == ["42", "True", "0.1428571428571428571428571429",
+                         hashlib_sha256_prefix(), "-1065.0"]
+    modules = json.loads((arm_runtime.dir / "runtime.json").read_text())["builtin_modules"]
+    assert validate.check_imports(exe, modules, _qemu()) == []
+
+
+def hashlib_sha256_prefix() -> str:
+    import hashlib
+
+    return hashlib.sha256(b"exxo").hexdigest()[:16]
+
+
+def test_pure_python_app(arm_runtime: Runtime, host_venv_313: Path, tmp_path: Path) -> None:
+    src = fixture("cli-pure", tmp_path)
+    out = tmp_path / "out" / "app"
+    proc = exxo("build", "-s", src, "--venv", host_venv_313, "-o", out, "--target", "aarch64")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out.read_bytes()[18:20] == (183).to_bytes(2, "little")  # EM_AARCH64
+    run = run_aarch64(out, "a", "--b")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == f"argv ['{out}', 'a', '--b']"
+    info = exxo("inspect", "--json", out)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["target"] == "aarch64"
+    text = exxo("inspect", out).stdout
+    assert "target      aarch64" in text
+
+
+def test_reentry_under_binfmt(arm_runtime: Runtime, tmp_path: Path) -> None:
+    if not _binfmt():
+        pytest.skip("binfmt_misc has no qemu-aarch64 entry here: the kernel cannot exec an aarch64 binary, so "
+                    "sys.executable re-entry is not testable (mount binfmt_misc, install qemu-user-binfmt)")
+    exe = tmp_path / "python3"
+    shutil.copy2(arm_runtime.python, exe)
+    code = ("import subprocess, sys, multiprocessing as mp\n"
+            "print(subprocess.run([sys.executable, '-c', 'import platform; print(platform.machine())'],"
+            " capture_output=True, text=True).stdout.strip())\n"
+            "if __name__ == '__main__':\n"
+            "    ctx = mp.get_context('spawn')\n"
+            "    with ctx.Pool(1) as pool: print(pool.apply(abs, (-7,)))\n")
+    script = tmp_path / "reenter.py"
+    script.write_text(code)
+    env = {"PATH": "/usr/bin:/bin", "QEMU_LD_PREFIX": str(SYSROOT), "HOME": str(tmp_path)}
+    proc = subprocess.run([str(exe), "-I", str(script)], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["aarch64", "7"]
+
+
+def test_unknown_target_is_a_clear_error(tmp_path: Path) -> None:
+    proc = exxo("bootstrap", "--target", "riscv64")
+    assert proc.returncode != 0
+    assert "unknown target 'riscv64'" in proc.stderr and "x86_64, aarch64" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+
+def test_crc32_is_zlibs(arm_runtime: Runtime, tmp_path: Path) -> None:
+    # The aarch64 path of launcher/crc32.c (ARMv8 CRC32 instructions; qemu's CPU has them).
+    from tests.integration.test_launcher_crc32 import CHECK
+
+    exe = tmp_path / "python3"
+    shutil.copy2(arm_runtime.python, exe)
+    proc = run_aarch64(exe, "-I", "-c", CHECK)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "[] True True\n", "")
