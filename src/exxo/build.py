@@ -86,8 +86,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
     p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
     p.add_argument("--target", metavar="ARCH",
-                   help="the processor the binary is for: x86_64 (default) or aarch64 (cross-built; pure-Python "
-                        "packages only so far)")
+                   help="the processor the binary is for: x86_64 (default) or aarch64 (cross-built: requirements "
+                        "(REQ, -r) come from their aarch64 wheels; a project's venv must be pure Python)")
     pip = p.add_argument_group("requirements mode (REQ or -r): passed to pip")
     pip.add_argument("-p", "--python", metavar="VERSION",
                      help=f"CPython version of the private venv (default: {DEFAULT_PYTHON})")
@@ -209,12 +209,17 @@ def _project_app(args: argparse.Namespace, env: Path, tmp: Path, rep: Reporter) 
     return App(python, have, [proj.name], [proj.location], proj, proj.location)
 
 
-def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
+def _requirements_app(args: argparse.Namespace, rep: Reporter, cross: bool = False) -> App:
     from exxo import collect, toolenv
-    from exxo.runtime.bootstrap import ensure_runtime
+    from exxo.errors import BuildError
+    from exxo.runtime.bootstrap import build_python, ensure_runtime
 
     request = toolenv.PipRequest.from_args(args)
-    runtime = ensure_runtime(args.python or DEFAULT_PYTHON, rep)
+    version = args.python or DEFAULT_PYTHON
+    try:  # a cross build: this machine's runtime that built the target's (any cached one of the release)
+        runtime = build_python(version) if cross else ensure_runtime(version, rep)
+    except BuildError:
+        runtime = ensure_runtime(version, rep)
     tool = toolenv.ensure(runtime, request, rep)
     rep.info(("reusing" if tool.reused else "made") + f" the private venv {tool.path}")
     inv = collect.inventory(tool.python)
@@ -258,6 +263,35 @@ def check_native_target(members: list[archive.Member], target: str) -> None:
                          hint=f"a {target} binary can carry pure-Python packages only so far (installing the "
                               f"{target} wheels of native requirements is not implemented yet): drop those "
                               "requirements, or build for this machine (no --target)")
+
+
+def install_target_wheels(python: Path, pip_args: list[str], target: str, version: str, dest: Path,
+                          rep: Reporter) -> None:
+    """pip installs the requirements' wheels for `target` (manylinux2014: glibc 2.17, like the runtime) into
+    `dest`, which then shadows the venv's (this machine's) copies. Wheels only: nothing is compiled for another
+    processor, so a requirement without a wheel for it fails, named."""
+    import re
+    import subprocess
+
+    minor = ".".join(version.split(".")[:2])
+    abi = "cp" + minor.replace(".", "")
+    argv = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-compile",
+            "--platform", f"manylinux2014_{target}", "--only-binary=:all:", "--python-version", minor,
+            "--implementation", "cp", "--abi", abi, "--target", str(dest), *pip_args]
+    rep.stage(f"pip: the {target} wheels")
+    rep.log("$ " + " ".join(argv))
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    rep.log(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        names = re.findall(r"No matching distribution found for (\S+)", proc.stderr)
+        if names:
+            raise InputError(f"--target {target}: no {target} wheel of {', '.join(names)} for CPython {minor} "
+                             f"(manylinux2014_{target} or older)",
+                             hint="exxo does not compile sdists for another processor: pick a version that has a "
+                                  f"manylinux {target} wheel, or build for this machine (no --target)")
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise InputError(f"--target {target}: pip could not install the {target} wheels:\n{tail}",
+                         hint="see the build log; pip's own message above names the requirement")
 
 
 def _target_runtime(version: str, target: str, rep: Reporter) -> Path:
@@ -369,8 +403,15 @@ def run(args: argparse.Namespace) -> int:
         os.environ["EXXO_STRIP"] = shutil.which(f"{toolchain.CROSS[target]['triple']}-strip") or "strip"
     label = (args.requirements or [Path(args.requirement[0]).stem])[0] if req_mode else src.name
     with Reporter(_log_path(label)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
-        app = _requirements_app(args, rep) if env is None else _project_app(args, env, Path(tmp), rep)
+        app = _requirements_app(args, rep, cross) if env is None else _project_app(args, env, Path(tmp), rep)
         python, proj = app.python, app.proj
+        if cross and req_mode:  # the target's wheels shadow the private venv's
+            from exxo import toolenv
+
+            wheels = Path(tmp) / f"{target}-site"
+            install_target_wheels(python, toolenv.PipRequest.from_args(args).pip_args(), target,
+                                  app.version or collect.interpreter_facts(python)["version"], wheels, rep)
+            app.first = [wheels, *app.first]
         runtime_exe = python.resolve()
         if cross:  # the venv (this machine's runtime) runs pip and compiles the bytecode; the ELF is the target's
             runtime_exe = _target_runtime(app.version or collect.interpreter_facts(python)["version"], target, rep)

@@ -156,3 +156,46 @@ def test_crc32_is_zlibs(arm_runtime: Runtime, tmp_path: Path) -> None:
     shutil.copy2(arm_runtime.python, exe)
     proc = run_aarch64(exe, "-I", "-c", CHECK)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "[] True True\n", "")
+
+
+def _wheel(dest: Path, name: str, tag: str) -> Path:
+    """A minimal wheel of one module with main() (the tag decides where pip will install it)."""
+    import zipfile
+
+    path = dest / f"{name}-1.0-{tag}.whl"
+    info = f"{name}-1.0.dist-info"
+    files = {f"{name}.py": "def main():\n    print('hello from', __name__)\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+             f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: {tag}\n"}
+    files[f"{info}/RECORD"] = "".join(f"{n},,\n" for n in files) + f"{info}/RECORD,,\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as z:
+        for n, text in files.items():
+            z.writestr(n, text)
+    return path
+
+
+def test_requirement_without_an_aarch64_wheel_is_named(arm_runtime: Runtime, tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    _wheel(wheels, "onlyx86", "cp313-cp313-manylinux2014_x86_64")
+    proc = exxo("build", "onlyx86", "--main", "onlyx86:main", "--no-index", "--find-links", wheels,
+                "-p", PYTHON_VERSION, "--target", "aarch64", "-o", tmp_path / "out")
+    assert proc.returncode != 0
+    assert "no aarch64 wheel of onlyx86" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_numpy_from_its_aarch64_wheel(arm_runtime: Runtime, tmp_path: Path) -> None:
+    # Requirements mode: the project and numpy from PyPI's manylinux2014_aarch64 wheel; linalg runs (OpenBLAS).
+    src = fixture("numpy-app", tmp_path)
+    out = tmp_path / "out" / "numpy-app"
+    proc = exxo("build", src, "-p", PYTHON_VERSION, "--target", "aarch64", "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = run_aarch64(out)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "solve True"
+    assert lines[1].startswith(f"numpy-file {out}/lib/python")
+    info = json.loads(exxo("inspect", "--json", out).stdout)
+    assert info["target"] == "aarch64"
+    assert any("aarch64" in k or "openblas" in k.lower() for k in info["native_libraries"])
