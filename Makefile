@@ -24,6 +24,12 @@ prereqs:
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
 	fi
+	@# aarch64 binaries exec'd by the kernel through qemu (re-entry tests, tests/integration/test_aarch64.py):
+	@# binfmt_misc with qemu-user-binfmt's entry; best effort (a container may not allow it: the test then skips).
+	@if [ "$$(id -u)" = 0 ] && [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
+	  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc 2>/dev/null || true; \
+	  [ -e /proc/sys/fs/binfmt_misc/register ] && cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register 2>/dev/null || true; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
