@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,30 @@ def test_numpy_from_its_aarch64_wheel(arm_runtime: Runtime, system_libz: Path, t
     info = json.loads(exxo("inspect", "--json", out).stdout)
     assert info["target"] == "aarch64"
     assert any("aarch64" in k or "openblas" in k.lower() for k in info["native_libraries"])
+
+
+def test_file_system_view(arm_runtime: Runtime, host_venv_313: Path, tmp_path: Path) -> None:
+    # The checks of tests/integration/test_fsview.py in an aarch64 binary: shipped files opened from C
+    # (libc's fopen through ctypes, SQLite on a shipped database, mmap, stat, listing, cwd inside the binary).
+    from tests.integration.helpers import parse
+    from tests.integration.test_fsview import expected
+
+    src = fixture("fsview-app", tmp_path)
+    make = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import fsview_app; "
+            "sys.argv[1:] = ['make-db', sys.argv[2]]; fsview_app.main()", str(src),
+            str(src / "fsview_app" / "data" / "shipped.db")]
+    subprocess.run(make, check=True)
+    pip = subprocess.run([str(host_venv_313 / "bin" / "python"), "-m", "pip", "install", "-q",
+                          "--disable-pip-version-check", str(fixture("fsview-data", tmp_path / "dep"))],
+                         capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    out = tmp_path / "out" / "fsview-app"
+    proc = exxo("build", "-s", src, "--venv", host_venv_313, "-o", out, "--target", "aarch64")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for mode in ("memfd", "cache"):
+        run = run_aarch64(out, env={"EXXO_NATIVE": mode, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert run.returncode == 0, run.stderr
+        got = parse(run.stdout)
+        assert str(got["file"]).startswith(f"{out}/lib/python{PYTHON_VERSION}/site-packages/")
+        assert got == expected(str(got.pop("file")))
+    assert run_aarch64(out, "exit", "3").returncode == 3
