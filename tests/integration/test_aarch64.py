@@ -118,6 +118,15 @@ def test_pure_python_app(arm_runtime: Runtime, host_venv_313: Path, tmp_path: Pa
     assert json.loads(info.stdout)["target"] == "aarch64"
     text = exxo("inspect", out).stdout
     assert "target      aarch64" in text
+    sbom = json.loads(exxo("inspect", "--sbom", out).stdout)
+    props = {p["name"]: p["value"] for p in sbom["metadata"]["component"]["properties"]}
+    assert props["exxo:target"] == "aarch64"
+    # Reproducible: another copy of the project built elsewhere gives the same bytes.
+    again = tmp_path / "again" / "app"
+    proc = exxo("build", "-s", fixture("cli-pure", tmp_path / "b"), "--venv", host_venv_313, "-o", again,
+                "--target", "aarch64")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert again.read_bytes() == out.read_bytes()
 
 
 def test_reentry_under_binfmt(arm_runtime: Runtime, tmp_path: Path) -> None:
@@ -246,3 +255,25 @@ def test_file_system_view(arm_runtime: Runtime, host_venv_313: Path, tmp_path: P
         assert str(got["file"]).startswith(f"{out}/lib/python{PYTHON_VERSION}/site-packages/")
         assert got == expected(str(got.pop("file")))
     assert run_aarch64(out, "exit", "3").returncode == 3
+
+
+def test_flask_example_serves_its_page(arm_runtime: Runtime, tmp_path: Path) -> None:
+    # examples/flask-gevent from its aarch64 wheels (gevent, greenlet, markupsafe...): gunicorn with gevent
+    # workers (forked under qemu) serves the page on loopback.
+    from tests.integration.test_examples import EXAMPLES, free_port, wait_for
+
+    out = tmp_path / "out" / "flask-gevent-demo"
+    proc = exxo("build", EXAMPLES / "flask-gevent", "-p", PYTHON_VERSION, "--target", "aarch64", "-o", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    port = free_port()
+    server = subprocess.Popen([*_qemu(), str(out), "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={"PATH": "/usr/bin:/bin", "QEMU_LD_PREFIX": str(SYSROOT), "HOME": str(tmp_path)})
+    try:
+        page = wait_for(f"http://127.0.0.1:{port}/", tries=600)
+        assert '<strong id="ip">127.0.0.1</strong>' in page
+        assert "#ip" in wait_for(f"http://127.0.0.1:{port}/static/style.css")
+    finally:
+        server.terminate()
+        code = server.wait(timeout=120)
+    assert code == 0, server.stderr.read() if server.stderr else ""
