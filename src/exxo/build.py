@@ -86,8 +86,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
     p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
     p.add_argument("--target", metavar="ARCH",
-                   help="the processor the binary is for: x86_64 (default) or aarch64 (cross-built: requirements "
-                        "(REQ, -r) come from their aarch64 wheels; a project's venv must be pure Python)")
+                   help="the processor the binary is for: x86_64 (default) or aarch64 (cross-built: native "
+                        "requirements come from their aarch64 wheels, at the venv's versions)")
     pip = p.add_argument_group("requirements mode (REQ or -r): passed to pip")
     pip.add_argument("-p", "--python", metavar="VERSION",
                      help=f"CPython version of the private venv (default: {DEFAULT_PYTHON})")
@@ -260,9 +260,30 @@ def check_native_target(members: list[archive.Member], target: str) -> None:
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise InputError(f"--target {target}: the app carries native code built for another processor: {shown}",
-                         hint=f"a {target} binary can carry pure-Python packages only so far (installing the "
-                              f"{target} wheels of native requirements is not implemented yet): drop those "
-                              "requirements, or build for this machine (no --target)")
+                         hint=f"exxo takes a requirement's native code from its {target} wheel; code compiled "
+                              f"from an sdist or by the project itself is this machine's: ship it as a {target} "
+                              "wheel, or build for this machine (no --target)")
+
+
+def has_foreign_native(members: list[archive.Member], target: str) -> bool:
+    try:
+        check_native_target(members, target)
+    except InputError:
+        return True
+    return False
+
+
+def venv_pins(python: Path, dest: Path, skip: set[str]) -> Path:
+    """A constraints file of the venv's versions (pip freeze; not the project itself, nor local or editable
+    installs), so the target's wheels are those the venv was tested with."""
+    import subprocess
+
+    proc = subprocess.run([str(python), "-m", "pip", "freeze", "--disable-pip-version-check", "--exclude-editable"],
+                          capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines()
+             if "==" in line and " @ " not in line and canonicalize_name(line.split("==")[0]) not in skip]
+    dest.write_text("\n".join(lines) + "\n")
+    return dest
 
 
 def install_target_wheels(python: Path, pip_args: list[str], target: str, version: str, dest: Path,
@@ -426,6 +447,15 @@ def run(args: argparse.Namespace) -> int:
         dep_sources = bool(config.get("dependency-sources", not compress))
         members, inv = collect.collect(python, app.roots, config.get("include"), config.get("exclude"),
                                        first=app.first, dependency_sources=dep_sources)
+        if cross and not req_mode and has_foreign_native(members, target):
+            # The venv's native code is this machine's: its distributions again from the target's wheels, at
+            # the venv's versions, shadowing the venv (the project's own install stays first).
+            wheels = Path(tmp) / f"{target}-site"
+            pins = venv_pins(python, Path(tmp) / "venv-pins.txt", {canonicalize_name(r) for r in app.roots})
+            install_target_wheels(python, [str(src), "-c", str(pins)], target, app.version or inv.version, wheels, rep)
+            app.first = [*app.first, wheels]
+            members, inv = collect.collect(python, app.roots, config.get("include"), config.get("exclude"),
+                                           first=app.first, dependency_sources=dep_sources)
         if multi:
             entry["scripts"] = all_scripts(inv, app.roots)
         boot, boot_modules = archive.compile_boot(python)

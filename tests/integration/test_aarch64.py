@@ -277,3 +277,25 @@ def test_flask_example_serves_its_page(arm_runtime: Runtime, tmp_path: Path) -> 
         server.terminate()
         code = server.wait(timeout=120)
     assert code == 0, server.stderr.read() if server.stderr else ""
+
+
+def test_project_venv_native_code_from_aarch64_wheels(arm_runtime: Runtime, system_libz: Path,
+                                                      tmp_path: Path) -> None:
+    # A project with its own exxo venv holding this machine's numpy: the cross build takes numpy from its
+    # aarch64 wheel at the venv's version (a release that has a manylinux2014 aarch64 wheel).
+    from exxo import venv
+
+    env = tmp_path / "env"
+    venv.create(env, bootstrap.build_python(PYTHON_VERSION))
+    pip = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                          "numpy==2.2.6"], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    src = fixture("numpy-app", tmp_path)
+    out = tmp_path / "out" / "numpy-app"
+    proc = exxo("build", "-s", src, "--venv", env, "-o", out, "--target", "aarch64")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = run_aarch64(out, env={"LD_LIBRARY_PATH": str(system_libz)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "solve True"
+    info = json.loads(exxo("inspect", "--json", out).stdout)
+    assert all("x86" not in name for name in info["native_libraries"])
