@@ -130,7 +130,7 @@ def test_pure_python_app(arm_runtime: Runtime, host_venv_313: Path, tmp_path: Pa
     assert again.read_bytes() == out.read_bytes()
 
 
-def test_reentry_under_binfmt(arm_runtime: Runtime, tmp_path: Path) -> None:
+def test_reentry_under_binfmt(arm_runtime: Runtime, host_venv_313: Path, tmp_path: Path) -> None:
     if not _binfmt():
         pytest.skip("binfmt_misc has no qemu-aarch64 entry here: the kernel cannot exec an aarch64 binary, so "
                     "sys.executable re-entry is not testable (mount binfmt_misc, install qemu-user-binfmt)")
@@ -147,6 +147,17 @@ def test_reentry_under_binfmt(arm_runtime: Runtime, tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "QEMU_LD_PREFIX": str(SYSROOT), "HOME": str(tmp_path)}
     proc = subprocess.run([str(exe), "-I", str(script)], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["aarch64", "7"]
+    # An app binary run as python3 (a symlink): its children are the app's Python too.
+    out = tmp_path / "app" / "app"
+    built = exxo("build", "-s", fixture("cli-pure", tmp_path), "--venv", host_venv_313, "-o", out,
+                 "--target", "aarch64")
+    assert built.returncode == 0, built.stdout + built.stderr
+    (out.parent / "python3").symlink_to("app")
+    script.write_text(code.replace("import platform;", "import cli_pure, platform;"))
+    proc = subprocess.run([str(out.parent / "python3"), str(script)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["aarch64", "7"]
 
