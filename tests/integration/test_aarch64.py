@@ -122,10 +122,13 @@ def test_pure_python_app(arm_runtime: Runtime, host_venv_313: Path, tmp_path: Pa
     sbom = json.loads(exxo("inspect", "--sbom", out).stdout)
     props = {p["name"]: p["value"] for p in sbom["metadata"]["component"]["properties"]}
     assert props["exxo:target"] == "aarch64"
-    # Reproducible: another copy of the project built elsewhere gives the same bytes.
+    # Reproducible: another copy of the project built elsewhere gives the same bytes; that copy asks for the
+    # target in [tool.exxo] instead of on the command line.
     again = tmp_path / "again" / "app"
-    proc = exxo("build", "-s", fixture("cli-pure", tmp_path / "b"), "--venv", host_venv_313, "-o", again,
-                "--target", "aarch64")
+    copy = fixture("cli-pure", tmp_path / "b")
+    with open(copy / "pyproject.toml", "a") as f:
+        f.write('\n[tool.exxo]\ntarget = "aarch64"\n')
+    proc = exxo("build", "-s", copy, "--venv", host_venv_313, "-o", again)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert again.read_bytes() == out.read_bytes()
 
