@@ -2,7 +2,7 @@
 apps (`exxo build --target aarch64`: pure Python, numpy and the Flask example from their aarch64 wheels), run
 under user-mode emulation (Debian's qemu-user, the aarch64 glibc of libc6-arm64-cross). The aarch64 runtime is
 built once and cached like the others (measured at load ~8 on 2 cores: libraries 426 s, CPython 531 s); with it
-cached the module takes ~2.5 min.
+cached the module takes ~3 min (11 tests).
 
 Performance under emulation means nothing: these tests check behaviour only.
 """
