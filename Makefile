@@ -14,7 +14,8 @@ JOBS ?= $(shell nproc)
 PYTEST_ARGS ?=
 
 APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
-	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl
+	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl \
+	qemu-user libc6-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
 
 .PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat numpy-suite fuzz portability dist clean
 
@@ -22,6 +23,12 @@ prereqs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
+	@# aarch64 binaries exec'd by the kernel through qemu (re-entry tests, tests/integration/test_aarch64.py):
+	@# binfmt_misc with qemu-user-binfmt's entry; best effort (a container may not allow it: the test then skips).
+	@if [ "$$(id -u)" = 0 ] && [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
+	  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc 2>/dev/null || true; \
+	  [ -e /proc/sys/fs/binfmt_misc/register ] && cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register 2>/dev/null || true; \
 	fi
 
 $(STAMP): pyproject.toml

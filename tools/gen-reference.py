@@ -34,6 +34,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `dependency-sources` | bool | ship the dependencies' `.py` files next to their bytecode, for traceback source lines and `inspect.getsource` (default true, false with `-c`); the project's own sources always ship |
 | `stdlib-exclude` | list of module names | stdlib modules (`"xmlrpc"`, `"email.mime"`) to leave out, besides the default `ensurepip` and `pydoc_data`; importing one raises ModuleNotFoundError naming this setting |
 | `stdlib-keep` | list of module names | default-excluded stdlib modules to carry anyway (`["pydoc_data"]` for `help()` topics) |
+| `target` | `"x86_64"` or `"aarch64"` | the processor the binary is for (`--target`; default x86_64): aarch64 is cross-built with the aarch64 runtime (`exxo bootstrap --target aarch64`), native requirements from their aarch64 wheels |
 
 ## Environment variables
 
@@ -48,6 +49,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `EXXO_UPX` | exxo build `-c` | path of the upx executable (default: `upx` or `upx-ucl` on PATH; `bash tools/build-upx.sh` builds one and prints its path) |
 | `EXXO_NO_PYC_CACHE` | exxo build | set: do not reuse byte-compiled files from `~/.cache/exxo/pyc` (content-addressed; on by default) |
 | `EXXO_DEBUG` | exxo | `1`: show the traceback of an internal error (exit code 70) |
+| `EXXO_BUILD_PYTHON` | exxo bootstrap `--target` | the x86-64 runtime's python that a cross build runs (default: this exxo's runtime of the release, else any cached one of it) |
 | `EXXO_PYTHON_FOR_REGEN` | exxo bootstrap | interpreter that runs CPython's regeneration scripts (default: the one running exxo) |
 | `EXXO_GLIBC_CAP` | exxo bootstrap | highest glibc symbol version the validator accepts (default 2.17) |
 | `EXXO_RUNTIME_OPT` | exxo bootstrap | `pgo-lto` (default: gcc PGO + LTO) or `plain` (-O3 only, what `--plain` sets); part of the runtime's cache key |

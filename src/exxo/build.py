@@ -44,6 +44,7 @@ published tools, no project needed (a private venv, cached by runtime and requir
   output = "dist/app"
   compress = false
   native = "memfd"       # or "cache"
+  target = "aarch64"     # cross-build for 64-bit Arm (default: x86_64)
   scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
   strip = true           # drop debug sections and static symbols of native members (dynamic ones stay)
@@ -84,6 +85,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="keep debug sections and static symbols in the wheels' native code")
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
     p.add_argument("--native", choices=("memfd", "cache"), help="default native-code loading mode")
+    p.add_argument("--target", metavar="ARCH",
+                   help="the processor the binary is for: x86_64 (default) or aarch64 (cross-built: native "
+                        "requirements come from their aarch64 wheels, at the venv's versions)")
     pip = p.add_argument_group("requirements mode (REQ or -r): passed to pip")
     pip.add_argument("-p", "--python", metavar="VERSION",
                      help=f"CPython version of the private venv (default: {DEFAULT_PYTHON})")
@@ -205,12 +209,17 @@ def _project_app(args: argparse.Namespace, env: Path, tmp: Path, rep: Reporter) 
     return App(python, have, [proj.name], [proj.location], proj, proj.location)
 
 
-def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
+def _requirements_app(args: argparse.Namespace, rep: Reporter, cross: bool = False) -> App:
     from exxo import collect, toolenv
-    from exxo.runtime.bootstrap import ensure_runtime
+    from exxo.errors import BuildError
+    from exxo.runtime.bootstrap import build_python, ensure_runtime
 
     request = toolenv.PipRequest.from_args(args)
-    runtime = ensure_runtime(args.python or DEFAULT_PYTHON, rep)
+    version = args.python or DEFAULT_PYTHON
+    try:  # a cross build: this machine's runtime that built the target's (any cached one of the release)
+        runtime = build_python(version) if cross else ensure_runtime(version, rep)
+    except BuildError:
+        runtime = ensure_runtime(version, rep)
     tool = toolenv.ensure(runtime, request, rep)
     rep.info(("reusing" if tool.reused else "made") + f" the private venv {tool.path}")
     inv = collect.inventory(tool.python)
@@ -233,6 +242,85 @@ def _requirements_app(args: argparse.Namespace, rep: Reporter) -> App:
     dist = inv.dists[requested[0]]
     proj = project.Project(Path.cwd(), ", ".join(requested), dist["version"], inv.site, scripts, [], {})
     return App(tool.python, runtime.version, requested, [], proj, None)
+
+
+ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
+
+
+def check_native_target(members: list[archive.Member], target: str) -> None:
+    """A cross-built binary carries the target's runtime but the venv's packages: any native code in them is
+    the build machine's and would not load there. Name it (until exxo installs the target's wheels itself)."""
+    foreign = []
+    for m in members:
+        data = m.data
+        if data[:4] == b"\x7fELF" and len(data) > 20:
+            machine = ELF_MACHINES.get(int.from_bytes(data[18:20], "little"), "another processor")
+            if machine != target:
+                foreign.append(f"{m.name} ({machine})")
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise InputError(f"--target {target}: the app carries native code built for another processor: {shown}",
+                         hint=f"exxo takes a requirement's native code from its {target} wheel; code compiled "
+                              f"from an sdist or by the project itself is this machine's: ship it as a {target} "
+                              "wheel, or build for this machine (no --target)")
+
+
+def has_foreign_native(members: list[archive.Member], target: str) -> bool:
+    try:
+        check_native_target(members, target)
+    except InputError:
+        return True
+    return False
+
+
+def venv_pins(python: Path, dest: Path, skip: set[str]) -> Path:
+    """A constraints file of the venv's versions (pip freeze; not the project itself, nor local or editable
+    installs), so the target's wheels are those the venv was tested with."""
+    import subprocess
+
+    proc = subprocess.run([str(python), "-m", "pip", "freeze", "--disable-pip-version-check", "--exclude-editable"],
+                          capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines()
+             if "==" in line and " @ " not in line and canonicalize_name(line.split("==")[0]) not in skip]
+    dest.write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def install_target_wheels(python: Path, pip_args: list[str], target: str, version: str, dest: Path,
+                          rep: Reporter) -> None:
+    """pip installs the requirements' wheels for `target` (manylinux2014: glibc 2.17, like the runtime) into
+    `dest`, which then shadows the venv's (this machine's) copies. Wheels only: nothing is compiled for another
+    processor, so a requirement without a wheel for it fails, named."""
+    import re
+    import subprocess
+
+    minor = ".".join(version.split(".")[:2])
+    abi = "cp" + minor.replace(".", "")
+    argv = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-compile",
+            "--platform", f"manylinux2014_{target}", "--only-binary=:all:", "--python-version", minor,
+            "--implementation", "cp", "--abi", abi, "--target", str(dest), *pip_args]
+    rep.stage(f"pip: the {target} wheels")
+    rep.log("$ " + " ".join(argv))
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    rep.log(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        names = re.findall(r"No matching distribution found for (\S+)", proc.stderr)
+        if names:
+            raise InputError(f"--target {target}: no {target} wheel of {', '.join(names)} for CPython {minor} "
+                             f"(manylinux2014_{target} or older)",
+                             hint="exxo does not compile sdists for another processor: pick a version that has a "
+                                  f"manylinux {target} wheel, or build for this machine (no --target)")
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise InputError(f"--target {target}: pip could not install the {target} wheels:\n{tail}",
+                         hint="see the build log; pip's own message above names the requirement")
+
+
+def _target_runtime(version: str, target: str, rep: Reporter) -> Path:
+    """The target's runtime executable of the same CPython release as the venv (built when missing)."""
+    from exxo.runtime.bootstrap import ensure_runtime
+
+    rep.stage(f"the {target} runtime of CPython {version}")
+    return ensure_runtime(version, rep, target=target).python
 
 
 def all_scripts(inv: collect.Inventory, roots: list[str]) -> dict[str, dict[str, Any]]:
@@ -326,11 +414,28 @@ def run(args: argparse.Namespace) -> int:
         from exxo.compress import find_upx
 
         find_upx()
+    from exxo.runtime import toolchain
+
+    target = toolchain.check_target(str(args.target or config.get("target") or toolchain.HOST_ARCH))
+    cross = target != toolchain.HOST_ARCH
+    if cross and not os.environ.get("EXXO_STRIP"):
+        import shutil
+
+        os.environ["EXXO_STRIP"] = shutil.which(f"{toolchain.CROSS[target]['triple']}-strip") or "strip"
     label = (args.requirements or [Path(args.requirement[0]).stem])[0] if req_mode else src.name
     with Reporter(_log_path(label)) as rep, tempfile.TemporaryDirectory(prefix="exxo-build-") as tmp:
-        app = _requirements_app(args, rep) if env is None else _project_app(args, env, Path(tmp), rep)
+        app = _requirements_app(args, rep, cross) if env is None else _project_app(args, env, Path(tmp), rep)
         python, proj = app.python, app.proj
+        if cross and req_mode:  # the target's wheels shadow the private venv's
+            from exxo import toolenv
+
+            wheels = Path(tmp) / f"{target}-site"
+            install_target_wheels(python, toolenv.PipRequest.from_args(args).pip_args(), target,
+                                  app.version or collect.interpreter_facts(python)["version"], wheels, rep)
+            app.first = [wheels, *app.first]
         runtime_exe = python.resolve()
+        if cross:  # the venv (this machine's runtime) runs pip and compiles the bytecode; the ELF is the target's
+            runtime_exe = _target_runtime(app.version or collect.interpreter_facts(python)["version"], target, rep)
         entry_arg = args.entry
         if multi and entry_arg is None and args.main is None and proj.config.get("entry") is None:
             entry_arg = default_script(proj.scripts, app.roots)
@@ -342,10 +447,22 @@ def run(args: argparse.Namespace) -> int:
         dep_sources = bool(config.get("dependency-sources", not compress))
         members, inv = collect.collect(python, app.roots, config.get("include"), config.get("exclude"),
                                        first=app.first, dependency_sources=dep_sources)
+        if cross and not req_mode and has_foreign_native(members, target):
+            # The venv's native code is this machine's: its distributions again from the target's wheels, at
+            # the venv's versions, shadowing the venv (the project's own install stays first).
+            wheels = Path(tmp) / f"{target}-site"
+            pins = venv_pins(python, Path(tmp) / "venv-pins.txt", {canonicalize_name(r) for r in app.roots})
+            install_target_wheels(python, [str(src), "-c", str(pins)], target, app.version or inv.version, wheels, rep)
+            app.first = [*app.first, wheels]
+            members, inv = collect.collect(python, app.roots, config.get("include"), config.get("exclude"),
+                                           first=app.first, dependency_sources=dep_sources)
         if multi:
             entry["scripts"] = all_scripts(inv, app.roots)
         boot, boot_modules = archive.compile_boot(python)
         python_info = _python_info(runtime_exe, app.version or inv.version, inv.tag)
+        if cross:
+            check_native_target(members, target)
+            python_info["target"] = target  # only for a cross build: an x86-64 build's manifest is unchanged
         embed = bool(config.get("embed-runtime", False))
         pack = packing_for(config, compress, args.strip)
         if embed:  # the binary recreates its runtime from its own stdlib members: all of them, as built

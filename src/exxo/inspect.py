@@ -39,6 +39,7 @@ def summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     return {
         "path": str(path),
         "python": manifest["python"].get("version"),
+        "target": manifest["python"].get("target") or elf_target(path),
         "exxo_version": manifest["exxo_version"],
         "entry": f"{entry['module']}:{entry['attr']}" if entry.get("attr") else entry["module"],
         "entry_name": entry.get("name"),
@@ -50,6 +51,14 @@ def summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "native_libraries": {k: {"soname": v.get("soname"), "needed": v.get("needed", [])}
                              for k, v in sorted(manifest.get("elf", {}).items())},
     }
+
+
+def elf_target(path: Path) -> str:
+    """The processor the binary is for, from its ELF header (e_machine)."""
+    with open(path, "rb") as f:
+        head = f.read(20)
+    machine = int.from_bytes(head[18:20], "little") if len(head) == 20 else 0
+    return {62: "x86_64", 183: "aarch64"}.get(machine, f"unknown (e_machine {machine})")
 
 
 def answers_to(manifest: dict[str, Any]) -> list[str]:
@@ -81,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
           f"  runs        {info['entry_name']} -> {info['entry']}\n"
           f"  answers to  {', '.join(info['scripts'])}\n"
           f"  runtime     CPython {info['python']}\n"
+          f"  target      {info['target']}\n"
           f"  built by    exxo {info['exxo_version']}, build id {info['build_id']}\n"
           f"  native mode {info['native_mode']}\n"
           f"  size        {s['file'] / 1e6:.1f} MB (runtime {s['runtime'] / 1e6:.1f} MB, "

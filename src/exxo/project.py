@@ -28,6 +28,7 @@ CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "python": str, "entry": str, "main": str, "output": str, "compress": bool, "native": str,
     "include": list, "exclude": list, "embed-runtime": bool, "scripts": str, "strip": bool,
     "dependency-sources": bool, "compress-bytecode": bool, "stdlib-exclude": list, "stdlib-keep": list,
+    "target": str,  # the processor: x86_64 (default) or aarch64 (cross-built), as --target
 }
 NATIVE_MODES = ("memfd", "cache")
 DEFAULT_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # PEP 518: what a project without [build-system] gets

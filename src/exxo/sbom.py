@@ -233,6 +233,9 @@ def build(binary: Path) -> Bom:
                     properties=[Property(name="exxo:entry", value=f"{entry['module']}:{entry.get('attr') or ''}"),
                                 Property(name="exxo:format", value=str(manifest["format"])),
                                 Property(name="exxo:built-by", value=f"exxo {manifest['exxo_version']}"),
+                                # a cross-built binary's processor (x86-64 ones record none: their SBOM is unchanged)
+                                *([Property(name="exxo:target", value=str(manifest["python"]["target"]))]
+                                  if manifest["python"].get("target") else []),
                                 *(Property(name="exxo:script", value=s) for s in scripts)])
     tools = ToolRepository(components=[Component(type=ComponentType.APPLICATION, name="exxo", version=__version__,
                                                  bom_ref="tool:exxo")])

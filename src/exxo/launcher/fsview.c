@@ -51,7 +51,17 @@
 #define F_SEAL_WRITE 0x0008
 #endif
 #ifndef SYS_statx
+#if defined(__aarch64__)
+#define SYS_statx 291
+#else
 #define SYS_statx 332 /* x86_64 */
+#endif
+#endif
+/* open(2) by number: aarch64 (like every newer port) has only openat. */
+#ifdef SYS_open
+#define sys_open_path(path, flags) syscall(SYS_open, path, flags)
+#else
+#define sys_open_path(path, flags) syscall(SYS_openat, AT_FDCWD, path, flags)
 #endif
 
 /* CPython compiles its core with -fvisibility=hidden: these must be exported, or wheels would not reach them. */
@@ -624,7 +634,7 @@ member_fd(long idx, int flags)
     }
     char proc[64];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m);
-    int fd = (int)syscall(SYS_open, proc, O_RDONLY | (flags & O_CLOEXEC));
+    int fd = (int)sys_open_path(proc, O_RDONLY | (flags & O_CLOEXEC));
     if (fd < 0 && errno == ENOENT) {
         /* no /proc: a private copy (its own offset too) */
         fd = fill_memfd(idx);
@@ -765,7 +775,7 @@ fs_mount(const char *exe, uint64_t manifest_offset, uint64_t base)
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = (int)syscall(SYS_open, exe, O_RDONLY | O_CLOEXEC);
+    int fd = (int)sys_open_path(exe, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return -1;
     }

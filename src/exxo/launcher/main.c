@@ -34,7 +34,11 @@
 #define EXXO_EXIT_DAMAGED 126
 
 #ifndef SYS_memfd_create
+#if defined(__aarch64__)
+#define SYS_memfd_create 279
+#else
 #define SYS_memfd_create 319 /* x86_64 */
+#endif
 #endif
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U

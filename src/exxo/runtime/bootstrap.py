@@ -98,7 +98,7 @@ def recipe_files() -> list[str]:
     return found + RECIPE_FILES
 
 
-def recipe_inputs(source: sources.Source) -> list[str]:
+def recipe_inputs(source: sources.Source, target: str = toolchain.HOST_ARCH) -> list[str]:
     """One line per input that changes the runtime's bytes (files as their sha256): what recipe_hash hashes."""
     from exxo.runtime import deps  # imported when needed: ~40 ms (concurrent.futures, inspect) off `exxo --help`
 
@@ -107,17 +107,50 @@ def recipe_inputs(source: sources.Source) -> list[str]:
     lines += [f"library-recipe {deps.RECIPE_VERSION}", f"zig {zig_version()}", f"gcc {gcc_version()}",
               f"target {toolchain.TARGET} cpu {toolchain.CPU} cflags {toolchain.CFLAGS}"]
     lines += [f"env {name}={knob(name)}" for name in sorted(KNOBS)]
+    if target != toolchain.HOST_ARCH:  # a cross build: zig compiles CPython too, plain -O3 (no PGO/LTO)
+        lines[-len(KNOBS) - 1] = (f"target {toolchain.cross_target(target)} cpu {toolchain.CROSS[target]['cpu']} "
+                                  f"cflags {toolchain.CFLAGS} cross")
+        lines = [line for line in lines if not line.startswith(("env EXXO_RUNTIME_OPT=", "gcc "))]
     pkg = resources.files("exxo")
     lines += [f"file {rel} {hashlib.sha256((pkg / rel).read_bytes()).hexdigest()}" for rel in recipe_files()]
     return lines
 
 
-def recipe_hash(source: sources.Source) -> str:
-    return hashlib.sha256("\n".join(recipe_inputs(source)).encode()).hexdigest()[:16]
+def recipe_hash(source: sources.Source, target: str = toolchain.HOST_ARCH) -> str:
+    return hashlib.sha256("\n".join(recipe_inputs(source, target)).encode()).hexdigest()[:16]
 
 
-def runtime_dir(source: sources.Source) -> Path:
-    return cache_root() / "runtimes" / f"cpython-{source.version}-{recipe_hash(source)}"
+def runtime_dir(source: sources.Source, target: str = toolchain.HOST_ARCH) -> Path:
+    """cpython-<version>-<hash>; another processor's runtime has the target in its name too
+    (cpython-3.13.15-aarch64-<hash>), so the two coexist."""
+    arch = "" if target == toolchain.HOST_ARCH else f"{target}-"
+    return cache_root() / "runtimes" / f"cpython-{source.version}-{arch}{recipe_hash(source, target)}"
+
+
+def build_python(version: str) -> Runtime:
+    """The build machine's runtime of `version`, which a cross build runs (configure's --with-build-python,
+    the stdlib's bytecode): this exxo's own when cached, else any cached x86-64 runtime of that release
+    (newest first: the interpreter's recipe does not change what it compiles), else an error saying what to
+    bootstrap. EXXO_BUILD_PYTHON names one explicitly."""
+    source = sources.resolve(version)
+    explicit = os.environ.get("EXXO_BUILD_PYTHON")
+    if explicit:
+        return Runtime(Path(explicit).resolve().parent.parent, source.version)
+    own = find_runtime(source.version)
+    if own is not None:
+        return own
+    pattern = f"cpython-{source.version}-*"
+    found = [d for d in (cache_root() / "runtimes").glob(pattern)
+             if (d / "runtime.json").is_file() and not any(f"-{t}-" in d.name for t in toolchain.CROSS)
+             and "-selfhosted-" not in d.name and not d.name.startswith(".")]
+    if not found:
+        from exxo.errors import BuildError
+
+        raise BuildError(f"cross-building CPython {source.version} needs the x86-64 runtime of the same release "
+                         "(it runs the build's Python steps)",
+                         hint=f"build it first:\n  exxo bootstrap -p {source.version}")
+    newest = max(found, key=lambda d: (d / "runtime.json").stat().st_mtime)
+    return Runtime(newest, source.version)
 
 
 def self_hosted_runtime(version: str) -> Runtime | None:
@@ -164,13 +197,13 @@ def self_hosted_runtime(version: str) -> Runtime | None:
     return Runtime(final, full)
 
 
-def find_runtime(version: str) -> Runtime | None:
+def find_runtime(version: str, target: str = toolchain.HOST_ARCH) -> Runtime | None:
     """The cached runtime for `version` ("3.13" or "3.13.15"), without building."""
-    own = self_hosted_runtime(version)
+    own = self_hosted_runtime(version) if target == toolchain.HOST_ARCH else None
     if own is not None:
         return own
     source = sources.resolve(version)
-    path = runtime_dir(source)
+    path = runtime_dir(source, target)
     if (path / "runtime.json").is_file():
         return Runtime(path, source.version)
     return None
@@ -183,29 +216,36 @@ def ensure_runtime(
     source_override: str | None = None,
     jobs: int | None = None,
     force: bool = False,
+    target: str = toolchain.HOST_ARCH,
 ) -> Runtime:
     """Return the runtime for `version`, building it first when it is not cached (or `force`)."""
-    own = None if force else self_hosted_runtime(version)
+    target = toolchain.check_target(target)
+    own = None if force or target != toolchain.HOST_ARCH else self_hosted_runtime(version)
     if own is not None:
         return own
     source = sources.resolve(version)
-    final = runtime_dir(source)
+    final = runtime_dir(source, target)
     if (final / "runtime.json").is_file() and not force:
         return Runtime(final, source.version)
     own_reporter = reporter is None
     root = cache_root()
-    log_path = root / "logs" / f"bootstrap-cpython-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    arch = "" if target == toolchain.HOST_ARCH else f"{target}-"
+    log_path = root / "logs" / f"bootstrap-cpython-{source.version}-{arch}{time.strftime('%Y%m%d-%H%M%S')}.log"
     rep = reporter or Reporter(log_path)
     try:
-        return _build(source, final, rep, source_override, jobs or os.cpu_count() or 2)
+        return _build(source, final, rep, source_override, jobs or os.cpu_count() or 2, target)
     finally:
         if own_reporter:
             rep.close()
 
 
 def _build(source: sources.Source, final: Path, rep: Reporter, source_override: str | None,
-           jobs: int) -> Runtime:
+           jobs: int, target: str = toolchain.HOST_ARCH) -> Runtime:
     from exxo.runtime import deps
+
+    cross = target != toolchain.HOST_ARCH
+    host_python = build_python(source.version) if cross else None
+    emulator = toolchain.emulator(target) if cross else []  # fails early when qemu-user is missing
 
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{source.version}-", dir=final.parent))
@@ -217,7 +257,7 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
         tarball = sources.fetch(source, source_override, rep)
 
         rep.stage("toolchain")
-        tc = toolchain.zig_toolchain(work / "toolchain", rep)
+        tc = toolchain.zig_toolchain(work / "toolchain", rep, target=target)
 
         rep.stage("third-party libraries (OpenSSL, SQLite, libffi, xz, bzip2, zlib, zstd, ncurses, libedit, uuid)")
         built = deps.build_deps(tc, jobs, rep, cache_root(), python=source.version)
@@ -229,10 +269,16 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
             env={**tc.env(cpython=True), **built.configure_env},
             configure_args=list(built.configure_args),
             link_libs=tc.link_libs(), wrapper_dir=tc.wrapper_dir,
-            source_date_epoch=int(knob("SOURCE_DATE_EPOCH")), optimize=knob("EXXO_RUNTIME_OPT"),
-            meta={"toolchain": tc.name, "optimize": knob("EXXO_RUNTIME_OPT"), "components": built.components,
+            source_date_epoch=int(knob("SOURCE_DATE_EPOCH")), optimize="plain" if cross else knob("EXXO_RUNTIME_OPT"),
+            meta={"toolchain": tc.name, "optimize": "plain" if cross else knob("EXXO_RUNTIME_OPT"),
+                  "components": built.components, "target": target,
                   "source": {"file": tarball.name, "sha256": source.sha256s[0] if source.sha256s else None}},
         )
+        if cross:
+            assert host_python is not None
+            b.host, b.build_python = toolchain.CROSS[target]["triple"], str(host_python.python)
+            b.emulator, b.strip = emulator, toolchain.cross_strip(target)
+            rep.log(f"cross build for {target}: build Python {host_python.python}, run by {' '.join(emulator)}")
         rep.stage("extract and patch")
         cpython.extract(b)
         cpython.patch(b, cpython.python_for_regen())
@@ -248,7 +294,9 @@ def _build(source: sources.Source, final: Path, rep: Reporter, source_override: 
         alone = work / "alone"
         alone.mkdir()
         shutil.copy2(staging / "bin" / f"python{b.minor}", alone / "python3")  # no lib/ beside it
-        report = validate.validate(elf, alone / "python3", modules, knob("EXXO_GLIBC_CAP"))
+        report = validate.validate(elf, alone / "python3", modules, knob("EXXO_GLIBC_CAP"),
+                                   machine=toolchain.CROSS[target]["machine"] if cross else "EM_X86_64",
+                                   emulator=emulator)
         rep.log(f"validator: NEEDED={report.needed} max GLIBC_{report.max_glibc}, {report.exported} exports")
         # The bootstrap's wall time (make bench reports it): libraries ~0 s when they came from the cache.
         b.meta["build_seconds"] = {"libraries": round(libraries_seconds),

@@ -93,6 +93,17 @@ class Build:
     source_date_epoch: int = 0
     optimize: str = "pgo-lto"  # or "plain" (-O3 only: the reference `make bench` measures the gain against)
     meta: dict[str, Any] = field(default_factory=dict)
+    # Cross-compiling (`exxo bootstrap --target aarch64`): configure's --host, the same version's runtime
+    # for the build machine (--with-build-python: it also byte-compiles the stdlib), and the argv prefix that
+    # runs a target program here (qemu-user).
+    host: str = ""
+    build_python: str = ""
+    emulator: list[str] = field(default_factory=list)
+    strip: str = "strip"  # binutils for the target (the build machine's strip reads its own processor's ELF only)
+
+    @property
+    def multiarch(self) -> str:
+        return self.host or "x86_64-linux-gnu"
 
     @property
     def minor(self) -> str:
@@ -330,6 +341,9 @@ def configure(b: Build) -> None:
         env["py_cv_module__crypt"] = env["py_cv_module_nis"] = "n/a"  # excluded (modules.toml says why)
         # Example modules that --disable-test-modules leaves on in 3.11 (3.12+ turns them off).
         env["py_cv_module_xxlimited"] = env["py_cv_module_xxlimited_35"] = "n/a"
+    if b.host:
+        args += ["--build=x86_64-linux-gnu", f"--host={b.host}", f"--with-build-python={b.build_python}"]
+        env.update(CROSS_ANSWERS)
     b.reporter.run(args, cwd=b.srcdir, env=env, what="configure")
     if b.minor == "3.14":
         drop_clang_ceval_flag(b.srcdir)
@@ -347,6 +361,16 @@ def drop_clang_ceval_flag(srcdir: Path) -> None:
                 lines[i] = line.replace("-finline-max-stacksize=512", "").rstrip()
         path.write_text("\n".join(lines))
 
+
+# What configure cannot find out without running a program for the target (a cross build): the answers for
+# Linux with glibc, as a native build there finds them.
+CROSS_ANSWERS = {
+    "ac_cv_file__dev_ptmx": "yes", "ac_cv_file__dev_ptc": "no", "ac_cv_buggy_getaddrinfo": "no",
+    "ac_cv_computed_gotos": "yes", "ac_cv_working_tzset": "yes", "ac_cv_pthread_system_supported": "yes",
+    "ac_cv_posix_semaphores_enabled": "yes", "ac_cv_broken_sem_getvalue": "no", "ac_cv_broken_poll": "no",
+    "ac_cv_broken_nice": "no", "ac_cv_broken_mbstowcs": "no", "ac_cv_aligned_required": "no",
+    "ac_cv_wchar_t_signed": "no", "ac_cv_x87_double_rounding": "no", "ac_cv_rshift_extends_sign": "yes",
+}
 
 OPTIMIZE = ("pgo-lto", "plain")
 # gcc's PGO, as CPython's own `--enable-optimizations` sets it for gcc (configure cannot be asked: the gcc-cc
@@ -422,7 +446,7 @@ def install(b: Build) -> Path:
     (out / "bin").mkdir(parents=True)
     shutil.copytree(prefix / "include", out / "include")
     libdir = out / "lib" / f"python{minor}"
-    config_dir = libdir / f"config-{minor}-x86_64-linux-gnu"
+    config_dir = libdir / f"config-{minor}-{b.multiarch}"
     config_dir.mkdir(parents=True)
     (config_dir / "Makefile").write_text(_scrub((b.srcdir / "Makefile").read_text(), b))
     shutil.copy2(b.srcdir / "Lib" / "os.py", libdir / "os.py")  # getpath landmark: sys.prefix = runtime dir
@@ -431,13 +455,14 @@ def install(b: Build) -> Path:
     scrubbed = b.workdir / sysconfigdata.name
     scrubbed.write_text(_scrub(sysconfigdata.read_text(), b))
     zip_path = b.workdir / "stdlib.zip"
-    b.reporter.run([str(b.srcdir / "python"), "-I", str(stdlib_script()), str(b.srcdir / "Lib"), str(scrubbed),
+    byte_compiler = b.build_python or str(b.srcdir / "python")  # bytecode does not depend on the processor
+    b.reporter.run([byte_compiler, "-I", str(stdlib_script()), str(b.srcdir / "Lib"), str(scrubbed),
                     str(zip_path)], cwd=b.srcdir, what="byte-compiling the stdlib")
 
     elf = b.workdir / "python.elf"
     shutil.copy2(b.srcdir / "python", elf)
     stripped = b.workdir / "python.stripped"
-    b.reporter.run(["strip", "--strip-all", "-o", str(stripped), str(elf)], what="strip")
+    b.reporter.run([b.strip, "--strip-all", "-o", str(stripped), str(elf)], what="strip")
     exe = out / "bin" / f"python{minor}"
     with open(exe, "wb") as f:
         f.write(stripped.read_bytes())
@@ -451,7 +476,7 @@ def install(b: Build) -> Path:
 def write_metadata(b: Build, report_max_glibc: str, exported: int) -> dict[str, Any]:
     builtin, excluded = module_table(b.minor)
     soabi = subprocess.run(
-        [str(b.outdir / "bin" / f"python{b.minor}"), "-I", "-c",
+        [*b.emulator, str(b.outdir / "bin" / f"python{b.minor}"), "-I", "-c",
          "import sys, sysconfig; print(sysconfig.get_config_var('SOABI')); print(sys.version)"],
         capture_output=True, text=True, check=True).stdout.splitlines()
     meta = {

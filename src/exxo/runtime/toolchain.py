@@ -47,6 +47,59 @@ CPU = "x86_64"
 # CPU and the archives a third of the size.
 CFLAGS = "-O2 -fPIC -g0"
 
+# Cross targets (`exxo bootstrap --target aarch64`): zig cc compiles CPython too (no gcc for the target), a
+# plain -O2 build (no PGO: the training task would have to run under emulation; no gcc LTO). `generic` is
+# ARMv8.0-A: every 64-bit Arm server and board. libgcc.a is the cross gcc's (Debian's
+# libgcc-12-dev-arm64-cross), for the same reason as on x86-64: its helpers (__udivti3, the quad-precision
+# `long double` soft-float) keep zig's compiler_rt, and its shadowing libm functions, out.
+HOST_ARCH = "x86_64"
+CROSS = {
+    "aarch64": {"triple": "aarch64-linux-gnu", "cpu": "generic", "machine": "EM_AARCH64",
+                "loader": "ld-linux-aarch64.so.1", "sysroot": "/usr/aarch64-linux-gnu",
+                "apt": "qemu-user libc6-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu"},
+}
+TARGETS = (HOST_ARCH, *CROSS)
+
+
+def check_target(target: str) -> str:
+    """`target` itself when exxo can build for it; a BuildError naming the supported ones otherwise."""
+    aliases = {"x86-64": "x86_64", "amd64": "x86_64", "arm64": "aarch64"}
+    target = aliases.get(target, target)
+    if target not in TARGETS:
+        raise BuildError(f"unknown target {target!r}", hint=f"exxo builds for: {', '.join(TARGETS)}")
+    return target
+
+
+def emulator(target: str) -> list[str]:
+    """The argv prefix that runs a `target` executable here: [] for the build machine's own, else qemu-user
+    with the target's glibc (Debian's cross packages) as the loader's root."""
+    if target == HOST_ARCH:
+        return []
+    qemu = shutil.which(f"qemu-{target}")
+    sysroot = Path(CROSS[target]["sysroot"])
+    if qemu is None or not (sysroot / "lib" / CROSS[target]["loader"]).exists():
+        raise BuildError(f"running {target} programs here needs qemu-user and the {target} glibc",
+                         hint=f"install them with:\n  apt-get install {CROSS[target]['apt']}")
+    return [qemu, "-L", str(sysroot)]
+
+
+def cross_strip(target: str) -> str:
+    """binutils' strip for the target (Debian's binutils-<triple>)."""
+    tool = shutil.which(f"{CROSS[target]['triple']}-strip")
+    if tool is None:
+        raise BuildError(f"strip for {target} is not installed",
+                         hint=f"install it with:\n  apt-get install {CROSS[target]['apt']}")
+    return tool
+
+
+def _cross_libgcc(target: str) -> Path:
+    triple = CROSS[target]["triple"]
+    found = sorted(Path("/usr/lib/gcc-cross").glob(f"{triple}/*/libgcc.a"))
+    if not found:
+        raise BuildError(f"the {target} libgcc.a (gcc's cross runtime) is not installed",
+                         hint=f"install it with:\n  apt-get install {CROSS[target]['apt']}")
+    return found[-1]
+
 
 @dataclass(frozen=True)
 class Toolchain:
@@ -55,6 +108,17 @@ class Toolchain:
     wrapper_dir: Path
     libgcc: Path
     zig_cache: Path | None = None  # ZIG_GLOBAL_CACHE_DIR (None: the user's or zig's default)
+    target: str = HOST_ARCH  # the processor the code is for (a key of CROSS when cross-compiling)
+
+    @property
+    def cross(self) -> bool:
+        return self.target != HOST_ARCH
+
+    def host_args(self) -> list[str]:
+        """configure's --build/--host when cross-compiling (autoconf's names: --host is the target)."""
+        if not self.cross:
+            return []
+        return ["--build=x86_64-linux-gnu", f"--host={CROSS[self.target]['triple']}"]
 
     def env(self, cpython: bool = False) -> dict[str, str]:
         """The build environment; `cpython=True`: CC is the gcc-compiles/zig-links wrapper (see above)."""
@@ -113,8 +177,10 @@ def _libgcov() -> str:
     return _gcc_print("-print-file-name=libgcov.a", "gcc is needed to compile the runtime")
 
 
-def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
+def zig_toolchain(workdir: Path, reporter: Reporter | None = None, target: str = HOST_ARCH) -> Toolchain:
     """Write cc/c++/ar/ranlib wrappers around the `ziglang` package's zig into workdir."""
+    if target != HOST_ARCH:
+        return _cross_toolchain(workdir, reporter, check_target(target))
     try:
         import ziglang  # type: ignore[import-untyped]
     except ImportError as exc:
@@ -169,6 +235,51 @@ def zig_toolchain(workdir: Path, reporter: Reporter | None = None) -> Toolchain:
         raise BuildError("make is not installed", hint="install it with:\n  apt-get install make")
     # The name is part of every library's cache key: another zig version builds into other prefixes.
     return Toolchain(f"zig-{zig_version()}-{TARGET}", GLIBC_FLOOR, workdir, _libgcc(), cache)
+
+
+def _zig() -> Path:
+    try:
+        import ziglang
+    except ImportError as exc:
+        raise BuildError("the zig toolchain (PyPI package ziglang) is not installed",
+                         hint="pip install 'ziglang==0.17.1' (a dependency of exxo)") from exc
+    zig = Path(ziglang.__file__).parent / "zig"
+    if not os.access(zig, os.X_OK):
+        raise BuildError(f"the ziglang package has no zig executable at {zig}",
+                         hint="reinstall it: pip install --force-reinstall 'ziglang==0.17.1'")
+    return zig
+
+
+def cross_target(target: str) -> str:
+    """zig's target for a cross target, e.g. aarch64-linux-gnu.2.17."""
+    return f"{CROSS[target]['triple']}.{GLIBC_FLOOR}"
+
+
+def _cross_toolchain(workdir: Path, reporter: Reporter | None, target: str) -> Toolchain:
+    """zig cc for another processor, for the libraries and CPython alike. `gcc-cc` (the name CPython's build
+    is given, see Toolchain.env) is zig cc as well here, with -fPIC -fno-semantic-interposition for the same
+    reasons as on x86-64 (no copy relocations of glibc's data; the C API still inlined within CPython)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    zig = _zig()
+    cache = Path(os.environ.get("ZIG_GLOBAL_CACHE_DIR") or _zig_cache(zig))
+    setup = f': "${{ZIG_GLOBAL_CACHE_DIR:={cache}}}"; export ZIG_GLOBAL_CACHE_DIR\n'
+    ztarget, cpu = cross_target(target), CROSS[target]["cpu"]
+    tools = {
+        "gcc-cc": f'exec "{zig}" cc -target {ztarget} -mcpu={cpu} -fPIC -fno-semantic-interposition "$@"',
+        "cc": f'exec "{zig}" cc -target {ztarget} -mcpu={cpu} "$@"',
+        "c++": f'exec "{zig}" c++ -target {ztarget} -mcpu={cpu} "$@"',
+        "ar": f'exec "{zig}" ar "$@"',
+        "ranlib": f'exec "{zig}" ranlib "$@"',
+    }
+    for name, body in tools.items():
+        path = workdir / name
+        path.write_text(f"#!/bin/sh\n{setup}{body}\n")
+        path.chmod(0o755)
+    if reporter is not None:
+        reporter.log(f"zig toolchain wrappers in {workdir} (target {ztarget})")
+    if shutil.which("make") is None:
+        raise BuildError("make is not installed", hint="install it with:\n  apt-get install make")
+    return Toolchain(f"zig-{zig_version()}-{ztarget}", GLIBC_FLOOR, workdir, _cross_libgcc(target), cache, target)
 
 
 def zig_version() -> str:

@@ -1,6 +1,7 @@
 """The ELF validator, run on every runtime `exxo bootstrap` builds (and by the tests).
 
 Fails the build when the executable
+- is not for the processor it was built for (x86-64, or aarch64 when cross-built),
 - needs a shared library outside glibc's own set,
 - exports a dynamic symbol that is not Python's C API (OpenSSL, SQLite, libffi... must stay private),
 - lacks a C-API symbol that manylinux extensions use,
@@ -29,7 +30,7 @@ from exxo.errors import ValidationError
 
 ALLOWED_NEEDED = {
     "libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "libpthread.so.0", "libdl.so.2", "librt.so.1",
-    "libutil.so.1", "libcrypt.so.1",
+    "libutil.so.1", "libcrypt.so.1", "ld-linux-aarch64.so.1",
 }
 # Symbols every executable may export besides the C API (linker-made markers).
 _LINKER_SYMBOLS = {"_init", "_fini", "_start", "__bss_start", "_end", "_edata", "__data_start", "data_start",
@@ -50,6 +51,7 @@ FSVIEW_EXPORTS = frozenset({
     "truncate", "truncate64", "chdir", "fchdir", "getcwd", "execve", "execv",
 })
 R_X86_64_COPY = 5
+R_COPY = {"EM_X86_64": R_X86_64_COPY, "EM_AARCH64": 1024}  # R_AARCH64_COPY
 _CAPI = re.compile(r"^_?(Py|PY)")
 # A sample of the C API that real wheels import; all must be exported.
 REQUIRED_EXPORTS = ["Py_Initialize", "PyModule_Create2", "PyModule_FromDefAndSpec2", "PyType_Ready",
@@ -71,19 +73,22 @@ class Report:
 
 
 def _copy_relocated(elf: ELFFile) -> set[str]:
+    copy_type = R_COPY.get(elf["e_machine"], R_X86_64_COPY)
     """glibc's data objects the executable holds copies of (R_X86_64_COPY: stdout, stderr, environ...):
     reported as such rather than as foreign exports."""
     rela, dynsym = elf.get_section_by_name(".rela.dyn"), elf.get_section_by_name(".dynsym")
     if not isinstance(rela, RelocationSection) or not isinstance(dynsym, SymbolTableSection):
         return set()
     return {dynsym.get_symbol(r["r_info_sym"]).name for r in rela.iter_relocations()
-            if r["r_info_type"] == R_X86_64_COPY}
+            if r["r_info_type"] == copy_type}
 
 
-def inspect_elf(path: Path, glibc_cap: str = GLIBC_FLOOR) -> Report:
+def inspect_elf(path: Path, glibc_cap: str = GLIBC_FLOOR, machine: str = "EM_X86_64") -> Report:
     report = Report(path)
     with open(path, "rb") as f:
         elf = ELFFile(f)
+        if elf["e_machine"] != machine:
+            report.problems.append(f"the executable is for {elf['e_machine']}, not {machine}")
         versions: set[str] = set()
         local_defs: set[str] = set()
         copied = _copy_relocated(elf)
@@ -132,21 +137,23 @@ def inspect_elf(path: Path, glibc_cap: str = GLIBC_FLOOR) -> Report:
     return report
 
 
-def check_imports(python: Path, modules: list[str]) -> list[str]:
-    """Import each built-in module in the runtime copied alone; return the problems."""
-    proc = subprocess.run(probes.command(python, "check_imports", *modules), capture_output=True, text=True,
-                          timeout=120,
+def check_imports(python: Path, modules: list[str], emulator: list[str] | None = None) -> list[str]:
+    """Import each built-in module in the runtime copied alone (under `emulator`, e.g. qemu-user, for another
+    processor's); return the problems."""
+    proc = subprocess.run([*(emulator or []), *probes.command(python, "check_imports", *modules)],
+                          capture_output=True, text=True, timeout=600 if emulator else 120,
                           env={"PATH": "/usr/bin:/bin", "EXXO_VALIDATE": "environ"})
     if proc.returncode != 0:
         return [f"the runtime failed to start: {proc.stderr.strip()[-800:]}"]
     return [f"built-in module missing or broken: {line}" for line in proc.stdout.splitlines() if line]
 
 
-def validate(elf_path: Path, python: Path | None, modules: list[str], glibc_cap: str = GLIBC_FLOOR) -> Report:
+def validate(elf_path: Path, python: Path | None, modules: list[str], glibc_cap: str = GLIBC_FLOOR,
+             machine: str = "EM_X86_64", emulator: list[str] | None = None) -> Report:
     """Raise ValidationError listing every problem; return the report when there is none."""
-    report = inspect_elf(elf_path, glibc_cap)
+    report = inspect_elf(elf_path, glibc_cap, machine)
     if python is not None:
-        report.problems.extend(check_imports(python, modules))
+        report.problems.extend(check_imports(python, modules, emulator))
     if report.problems:
         raise ValidationError(
             f"the runtime {elf_path} failed validation:\n  - " + "\n  - ".join(report.problems),
