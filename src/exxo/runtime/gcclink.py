@@ -29,9 +29,11 @@ from pathlib import Path
 # toolchain.GCC_CODEGEN; tests/unit checks they agree.
 LTO_CODEGEN = ["-O3", "-march=x86-64", "-mtune=generic", "-fno-pic", "-mno-direct-extern-access",
                "-fno-semantic-interposition"]
-# One partition, CPython's own LTOFLAGS for gcc (and so Debian's): the code generation of the whole interpreter
-# in one unit (see docs/how-it-works.md for the measurement).
-LTO_PARTITION = ["-flto-partition=none"]
+# gcc's default partitioning (-flto=JOBS code-generates in parallel). CPython's own LTOFLAGS for gcc say
+# -flto-partition=none; measured (callgrind, 3.11.2, per benchmark loop) it executed the same instructions
+# (regex_effbot +0.05%, json_dumps -0.4%, deltablue +0.7%) and made the 3.11 bootstrap ~110 s longer (serial
+# code generation), so it is not used. See benchmarks/results-pgo-2026-12-02.md.
+LTO_PARTITION: list[str] = []
 LTO_OUTPUTS = {"python"}  # only the interpreter is worth the minutes of a link-time optimisation
 
 
