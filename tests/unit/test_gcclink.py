@@ -44,3 +44,12 @@ def test_lto_merge_inlines_across_files(tmp_path: Path) -> None:
     assert "helper" not in run_body  # inlined across the two files
     assert ".gnu.lto_" not in subprocess.run(["objdump", "-h", merged], capture_output=True, text=True,
                                               check=True).stdout  # an ordinary object: zig can link it
+
+
+def test_lto_codegen_matches_the_compiles():
+    """The link-time optimisation generates the same kind of code as the wrapper's compiles (non-PIC, extern
+    data through the GOT): gcclink.py repeats toolchain.GCC_CODEGEN, since it runs without exxo importable."""
+    from exxo.runtime import toolchain
+
+    assert set(toolchain.GCC_CODEGEN) <= set(gcclink.LTO_CODEGEN)
+    assert "-fPIC" not in gcclink.LTO_CODEGEN

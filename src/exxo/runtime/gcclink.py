@@ -25,7 +25,15 @@ from pathlib import Path
 
 # Code-generation flags the merged object is built with: the same as the gcc-cc wrapper's compiles (the
 # optimisation level and PGO's per-function decisions travel inside the LTO objects).
-LTO_CODEGEN = ["-O3", "-march=x86-64", "-mtune=generic", "-fPIC", "-fno-semantic-interposition"]
+# gcclink.py runs on its own (copied beside the wrappers, `python -I`), so the list is repeated from
+# toolchain.GCC_CODEGEN; tests/unit checks they agree.
+LTO_CODEGEN = ["-O3", "-march=x86-64", "-mtune=generic", "-fno-pic", "-mno-direct-extern-access",
+               "-fno-semantic-interposition"]
+# gcc's default partitioning (-flto=JOBS code-generates in parallel). CPython's own LTOFLAGS for gcc say
+# -flto-partition=none; measured (callgrind, 3.11.2, per benchmark loop) it executed the same instructions
+# (regex_effbot +0.05%, json_dumps -0.4%, deltablue +0.7%) and made the 3.11 bootstrap ~110 s longer (serial
+# code generation), so it is not used. See benchmarks/results-pgo-2026-12-02.md.
+LTO_PARTITION: list[str] = []
 LTO_OUTPUTS = {"python"}  # only the interpreter is worth the minutes of a link-time optimisation
 
 
@@ -55,7 +63,8 @@ def lto_merge(args: list[str], jobs: str) -> list[str]:
     if not objects:
         return args
     merged = f"{output}.lto.o"
-    subprocess.run(["gcc", "-r", "-nostdlib", "-flinker-output=nolto-rel", f"-flto={jobs}", *LTO_CODEGEN,
+    subprocess.run(["gcc", "-r", "-nostdlib", "-flinker-output=nolto-rel", f"-flto={jobs}", *LTO_PARTITION,
+                    *LTO_CODEGEN,
                     "-o", merged, *objects], check=True)
     first = args.index(objects[0])
     keep = set(objects)

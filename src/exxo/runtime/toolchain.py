@@ -46,6 +46,9 @@ CPU = "x86_64"
 # -g0: zig cc emits DWARF by default; the runtime is stripped anyway, and without it compiles take ~15% less
 # CPU and the archives a third of the size.
 CFLAGS = "-O2 -fPIC -g0"
+# The code-generation flags of everything gcc compiles for the runtime (CPython itself; see zig_toolchain) and
+# of gcc's link-time optimisation of it (gcclink.py): one list, so the LTO pass generates the same kind of code.
+GCC_CODEGEN = ["-fno-pic", "-mno-direct-extern-access", "-fno-semantic-interposition"]
 
 # Cross targets (`exxo bootstrap --target aarch64`): zig cc compiles CPython too (no gcc for the target), a
 # plain -O2 build (no PGO: the training task would have to run under emulation; no gcc LTO). `generic` is
@@ -199,16 +202,22 @@ def zig_toolchain(workdir: Path, reporter: Reporter | None = None, target: str =
     setup = f': "${{ZIG_GLOBAL_CACHE_DIR:={cache}}}"; export ZIG_GLOBAL_CACHE_DIR\n'
     # gcc-cc: compile (-c/-E/-S) with gcc against zig's glibc headers for the target, link with zig cc.
     # -nostdinc keeps the build machine's newer glibc headers out (they redirect e.g. stat to GLIBC_2.33).
-    # -fPIC: extern data (environ, stdout) through the GOT. Debian's gcc defaults to -fPIE, which reads it
-    # directly and so makes the linker copy it into the executable (R_X86_64_COPY); against zig's glibc stubs
-    # the copy of `environ` is not tied to glibc's `__environ`, and os.environ came out empty.
-    # -fno-semantic-interposition: -fPIC without it would stop gcc inlining the C API within CPython.
+    # -fno-pic: the interpreter is a non-PIE executable (zig links it at a fixed address), so position-
+    # dependent code: a `switch` dispatches with one `jmp *table(,%reg,8)` instead of PIC's four-instruction
+    # relative table (lea/movslq/add/jmp), the eval loop's computed goto saves its `lea` too. Measured with
+    # callgrind (3.11.2): `sre_charset` 45 -> 35 instructions a call, regex_effbot's loop -7%; Debian's
+    # python3.11 is built the same way (non-PIE). See docs/how-it-works.md.
+    # -mno-direct-extern-access (gcc 12): extern data (environ, stdout, timezone) is still read through the
+    # GOT, as with -fPIC. Debian's gcc defaults to -fPIE, which reads it directly and so makes the linker copy
+    # it into the executable (R_X86_64_COPY); against zig's glibc stubs the copy of `environ` is not tied to
+    # glibc's `__environ`, and os.environ came out empty (the validator rejects any copy relocation).
+    # -fno-semantic-interposition: harmless without -fPIC, kept for a PIC build of the same sources.
     libc_inc = zig.parent / "lib" / "libc" / "include"
     includes = " ".join(f"-isystem {libc_inc / d}" for d in
                         ("x86-linux-gnu", "generic-glibc", "x86-linux-any", "any-linux-any"))
     gcc_cc = (
         'for a in "$@"; do case $a in -c|-E|-S) '
-        f'exec gcc -march=x86-64 -mtune=generic -fPIC -fno-semantic-interposition -nostdinc '
+        f'exec gcc -march=x86-64 -mtune=generic {" ".join(GCC_CODEGEN)} -nostdinc '
         f'-isystem "{_gcc_include()}" {includes} '
         f'-D__GLIBC_MINOR__={TARGET.rsplit(".", 1)[1]} "$@";; esac; done\n'
         # A link with gcc's PGO or LTO flags (only the runtime's optimised build passes them, at make time)
