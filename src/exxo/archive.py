@@ -158,11 +158,18 @@ def _deflate(data: bytes) -> bytes:
     return deflate(data, DEFLATE_LEVEL)
 
 
-def _packed(name: str, data: bytes, crc: int, mode: int) -> _Entry:
-    """`data` packed as its kind wants: bytecode and ELF files with zstd, text deflated (zip tools read it);
-    stored when packing does not make it smaller."""
+def launcher_reads_zstd(elf: bytes) -> bool:
+    """Whether the runtime ELF's launcher decompresses zstd members (method 93): a runtime built before it did
+    (an exxo venv made by an older exxo) would call every such member damaged, so its binaries get deflate.
+    The docstring of `_exxo.zstd_decompress` (launcher/main.c) is in the ELF of every launcher that does."""
+    return b"zstd_decompress(data, size) -> bytes" in elf
+
+
+def _packed(name: str, data: bytes, crc: int, mode: int, zstd_ok: bool = True) -> _Entry:
+    """`data` packed as its kind wants: bytecode and ELF files with zstd (when the launcher reads it), text
+    deflated (zip tools read it); stored when packing does not make it smaller."""
     if len(data) > 64:
-        if data[:4] == b"\x7fELF" or name.endswith(".pyc"):
+        if zstd_ok and (data[:4] == b"\x7fELF" or name.endswith(".pyc")):
             from exxo.packing import zstd
 
             packed, method = zstd(data), fmt.METHOD_ZSTD
@@ -173,13 +180,13 @@ def _packed(name: str, data: bytes, crc: int, mode: int) -> _Entry:
     return _Entry(name, data, fmt.METHOD_STORED, crc, len(data), mode)
 
 
-def _entry_for(name: str, data: bytes, store: bool, compress_elf: bool = False) -> _Entry:
+def _entry_for(name: str, data: bytes, store: bool, compress_elf: bool = False, zstd_ok: bool = True) -> _Entry:
     is_elf = data[:4] == b"\x7fELF"
     mode = 0o100755 if is_elf else 0o100644
     crc = zlib.crc32(data)
     if store or (is_elf and not compress_elf):
         return _Entry(name, data, fmt.METHOD_STORED, crc, len(data), mode)
-    return _packed(name, data, crc, mode)
+    return _packed(name, data, crc, mode, zstd_ok)
 
 
 def _raw_stdlib(runtime: bytes, prefix: str, exclude: tuple[str, ...]) -> tuple[bytes, list[_Entry]]:
@@ -375,10 +382,11 @@ def write_binary(
         elf_members = [n for n, (data, _) in own.items() if data[:4] == b"\x7fELF"]
         facts = dict(zip(elf_members, pool.map(lambda n: elf_facts(n, own[n][0]), elf_members), strict=True))
         resolve_needed(facts)
-        built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1], packing.compress_native),
+        zstd_ok = launcher_reads_zstd(elf)
+        built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1], packing.compress_native, zstd_ok),
                               own.items()))
         if packing.bytecode != "stored":  # ("auto" packs all of the stdlib's: packing.compress_bytecode)
-            stdlib = list(pool.map(_packed_stdlib, stdlib))
+            stdlib = list(pool.map(lambda e: _packed_stdlib(e, zstd_ok), stdlib))
     entries = {e.name: e for e in (*stdlib, *built)}
     for d in fmt.dirs_of(names):
         entries[d] = _Entry(d, b"", 0, 0, 0, 0o40755)
@@ -423,11 +431,11 @@ def _strip_tool(packing: Packing) -> str | None:
     return tool
 
 
-def _packed_stdlib(e: _Entry) -> _Entry:
+def _packed_stdlib(e: _Entry, zstd_ok: bool) -> _Entry:
     """A stored stdlib member packed (exxo.packing): its raw bytes are the data."""
     if e.method != fmt.METHOD_STORED:
         return e
-    return _packed(e.name, e.raw, e.crc, e.mode)
+    return _packed(e.name, e.raw, e.crc, e.mode, zstd_ok)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -13,8 +13,8 @@ reason that is about the test, not about exxo:
   started by the app with sys.executable; see docs/how-it-works.md).
 - test_boot_host.py: its harness loads a second exxo boot module into the running interpreter, which inside
   a binary already has one.
-- test_deps.py: tests of the zig toolchain, which is excluded from exxo's binary (only `exxo bootstrap` on a
-  development machine uses it).
+- test_deps.py and test_cross_target.py::test_library_keys_differ_by_target: tests of the zig toolchain, which
+  is excluded from exxo's binary (only `exxo bootstrap` on a development machine uses it).
 - test_cli_errors.py::test_reference_doc_is_current: argparse lays out help differently in 3.11 (which
   generates docs/reference.md) and 3.13.
 """
@@ -35,6 +35,7 @@ RUN = ["tests/unit", *(f"tests/integration/test_boot_{name}.py" for name in ("im
 LEFT_OUT = [
     "tests/unit/test_probes.py::test_create_venv_makes_a_standard_venv",
     "tests/unit/test_deps.py",
+    "tests/unit/test_cross_target.py::test_library_keys_differ_by_target",
     "tests/unit/test_cli_errors.py::test_reference_doc_is_current",
 ]
 

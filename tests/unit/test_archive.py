@@ -112,8 +112,9 @@ def test_inspect_cli_one_line_error(tmp_path: Path) -> None:
     assert shown["entry"] == "app:main" and "app/data/hello.txt" in shown["files"]
 
 
-def fake_runtime_with_stdlib(tmp: Path) -> Path:
-    """/bin/true + a kind-R zip holding a deflated stdlib member and an excluded one."""
+def fake_runtime_with_stdlib(tmp: Path, zstd: bool = True) -> Path:
+    """/bin/true + a kind-R zip holding a deflated stdlib member and an excluded one; `zstd`: the ELF part
+    carries what a zstd-reading launcher's does (archive.launcher_reads_zstd)."""
     import io
 
     buf = io.BytesIO()
@@ -121,8 +122,9 @@ def fake_runtime_with_stdlib(tmp: Path) -> Path:
         zf.writestr("lib/python3.13/os.pyc", b"stdlib bytes " * 1000)
         zf.writestr("lib/python3.13/ensurepip/_bundled/pip.whl", b"wheel")
         zf.comment = archive.marker(b"R", (0, 0), (0, 0))
-    runtime = tmp / "runtime-with-stdlib"
-    runtime.write_bytes(Path("/bin/true").read_bytes() + buf.getvalue())
+    runtime = tmp / ("runtime-with-stdlib" if zstd else "runtime-without-zstd")
+    launcher = b"\0zstd_decompress(data, size) -> bytes: ...\0" if zstd else b""
+    runtime.write_bytes(Path("/bin/true").read_bytes() + launcher + buf.getvalue())
     return runtime
 
 
@@ -146,7 +148,7 @@ def test_stdlib_members_are_copied_raw(tmp_path: Path) -> None:
         assert zf.testzip() is None and zf.read("lib/python3.13/os.pyc") == b"stdlib bytes " * 1000
         assert zf.read(archive.MAIN).startswith(b"try:\n    import _exxo_boot")
         assert zf.infolist()[-1].filename == archive.MANIFEST  # the manifest is the last member
-    assert out.read_bytes()[:base] == Path("/bin/true").read_bytes()
+    assert out.read_bytes()[:base] == runtime.read_bytes()[:archive.zip_start(runtime.read_bytes())]  # the ELF part
 
 
 @pytest.mark.parametrize("names", [["a.py", "a.py"], ["__exxo__/x"], ["__main__.py"], ["../evil"], ["/abs"],

@@ -145,3 +145,19 @@ def test_bytecode_policies(tmp_path: Path) -> None:
         files = archive.read_info(out)["files"]
         methods[policy] = (files[app][3], files[test][3])
     assert methods == {"stored": (0, 0), "auto": (0, 93), "compressed": (93, 93)}  # 93: zstd
+
+
+def test_a_launcher_without_zstd_gets_deflate(tmp_path: Path) -> None:
+    """An exxo venv made by an older exxo has a runtime whose launcher reads no zstd: its binaries must still
+    run, so what would be zstd is deflated."""
+    runtime = fake_runtime_with_stdlib(tmp_path, zstd=False)
+    elf = b"\x7fELF" + bytes(range(256)) * 40
+    members = [archive.Member("app/__pycache__/m.cpython-313.pyc", b"\x00" * 16 + bytes(range(100)) * 50),
+               archive.Member("app/lib.so", elf)]
+    out = archive.write_binary(tmp_path / "old", runtime, members, ENTRY, "memfd", PY, b"boot", {},
+                               packing.Packing(bytecode="compressed", compress_native=True)).path
+    files = archive.read_info(out)["files"]
+    assert files["app/__pycache__/m.cpython-313.pyc"][3] == 8 and files["app/lib.so"][3] == 8
+    assert files["lib/python3.13/os.pyc"][3] == 8  # the stdlib's too
+    assert not archive.launcher_reads_zstd(runtime.read_bytes())
+    assert archive.launcher_reads_zstd(fake_runtime_with_stdlib(tmp_path).read_bytes())
