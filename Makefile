@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := build-essential python3-venv python3-dev perl tcl make patch file curl xz-utils \
 	debootstrap strace util-linux ca-certificates git binutils procps dpkg-dev cmake openssl \
-	qemu-user libc6-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
+	qemu-user qemu-user-binfmt libc6-arm64-cross libgcc-12-dev-arm64-cross binutils-aarch64-linux-gnu
 
 .PHONY: prereqs sources test-sources dev runtime demo test lint unit bench compat numpy-suite fuzz portability dist clean
 
