@@ -35,6 +35,9 @@ BENCHMARKS = [
     "sqlite_synth", "sympy", "telco", "unpack_sequence", "unpickle_pure_python", "xml_etree",
 ]
 CHUNK = 1  # benchmarks per pyperformance call before switching interpreter (load here changes by the minute)
+# Rounds of the whole subset (EXXO_PYPERF_ROUNDS): each round runs every benchmark once on each side, order
+# alternating; the medians are taken over the values of all rounds, so a slow minute on one side weighs 1/ROUNDS.
+ROUNDS = int(os.environ.get("EXXO_PYPERF_ROUNDS", "1"))
 
 
 def tool() -> Path:
@@ -68,13 +71,16 @@ def run_chunk(exe: Path, python: str, names: list[str], out: Path, work: Path) -
                    check=True, cwd=work, env=clean_env())
 
 
-def medians(exe: Path, results: Path) -> dict[str, float]:
-    """Median seconds per benchmark of a pyperf results file (read with pyperf, as `pyperf compare_to` does)."""
-    code = ("import json, sys, pyperf\n"
-            "s = pyperf.BenchmarkSuite.load(sys.argv[1])\n"
-            "print(json.dumps({b.get_name(): b.median() for b in s.get_benchmarks()}))")
-    out = subprocess.run([str(exe.with_name("python")), "-c", code, str(results)], capture_output=True, text=True,
-                         check=True)
+def medians(exe: Path, results: list[Path]) -> dict[str, float]:
+    """Median seconds per benchmark over the values of pyperf results files (read with pyperf)."""
+    code = ("import json, statistics, sys, pyperf\n"
+            "values = {}\n"
+            "for path in sys.argv[1:]:\n"
+            "    for b in pyperf.BenchmarkSuite.load(path).get_benchmarks():\n"
+            "        values.setdefault(b.get_name(), []).extend(b.get_values())\n"
+            "print(json.dumps({k: statistics.median(v) for k, v in values.items()}))")
+    out = subprocess.run([str(exe.with_name("python")), "-c", code, *map(str, results)], capture_output=True,
+                         text=True, check=True)
     return {k: float(v) for k, v in json.loads(out.stdout).items()}
 
 
@@ -83,16 +89,17 @@ def run(runtime: Runtime, benchmarks: list[str] | None = None) -> Section:
     label, ref = reference_for(runtime)
     work = bench_root() / f"pyperformance-{runtime.version}"
     work.mkdir(parents=True, exist_ok=True)
-    files = {"runtime": work / "runtime.json", "reference": work / "reference.json"}
-    for f in files.values():
+    files = {w: [work / f"{w}-{r}.json" for r in range(ROUNDS)] for w in ("runtime", "reference")}
+    for f in (*files["runtime"], *files["reference"]):
         f.unlink(missing_ok=True)
     names = benchmarks or BENCHMARKS
-    for i in range(0, len(names), CHUNK):
-        chunk = names[i:i + CHUNK]
-        order = [("runtime", str(runtime.python)), ("reference", ref)]
-        for which, python in order if (i // CHUNK) % 2 == 0 else order[::-1]:
-            print(f"bench: pyperformance {','.join(chunk)} on {which}", file=sys.stderr)
-            run_chunk(exe, python, chunk, files[which], work)
+    for r in range(ROUNDS):
+        for i in range(0, len(names), CHUNK):
+            chunk = names[i:i + CHUNK]
+            order = [("runtime", str(runtime.python)), ("reference", ref)]
+            for which, python in order if (i // CHUNK + r) % 2 == 0 else order[::-1]:
+                print(f"bench: pyperformance round {r + 1}/{ROUNDS} {','.join(chunk)} on {which}", file=sys.stderr)
+                run_chunk(exe, python, chunk, files[which][r], work)
     mine, theirs = medians(exe, files["runtime"]), medians(exe, files["reference"])
     common = sorted(set(mine) & set(theirs))
     ratios = {name: mine[name] / theirs[name] for name in common}
@@ -102,7 +109,8 @@ def run(runtime: Runtime, benchmarks: list[str] | None = None) -> Section:
     rows.append(f"| **geometric mean** ({len(ratios)} results) | | | **{geo:.3f}** |")
     optimize = runtime.metadata().get("optimize", "plain (built before PGO+LTO)")
     notes = [f"pyperformance 1.14 `--fast`, {len(names)} benchmarks ({len(ratios)} results), run side by side "
-             f"(chunks of {CHUNK}, order alternating) on {os.cpu_count()} shared cores.",
+             f"(chunks of {CHUNK}, order alternating, {ROUNDS} round(s), medians over all rounds' values) on "
+             f"{os.cpu_count()} shared cores.",
              f"Runtime: {runtime.python} (CPython {runtime.version}, {optimize}). Reference: {label}, {ref}.",
              "Ratio = runtime median / reference median (time): below 1 the runtime is faster."]
     return Section(f"pyperformance: exxo runtime vs {label}", notes,

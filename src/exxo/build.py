@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 
 from exxo import archive, checks, collect, project
 from exxo.errors import InputError, OutputError, check_writable_dir
-from exxo.packing import packing_for
+from exxo.packing import Packing, packing_for
 from exxo.progress import Reporter
 from exxo.venv import DEFAULT_PYTHON, is_exxo_venv, read_cfg, venv_python
 
@@ -367,6 +367,22 @@ def _python_info(runtime_exe: Path, version: str, tag: str) -> dict[str, Any]:
     return info
 
 
+BOOT_INIT = "__exxo__/boot/__init__.pyc"  # the boot's own code, scanned for imports like its modules
+
+
+def imported_stdlib_only(pack: Packing, python: Path, runtime_exe: Path, members: list[archive.Member],
+                         boot_modules: dict[str, bytes], python_info: dict[str, Any], rep: Reporter) -> Packing:
+    """`pack` leaving out the stdlib's top-level modules that no shipped code reaches (exxo.reach)."""
+    from exxo import reach
+
+    minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
+    code = {m.name: m.data for m in members if m.name.endswith((".pyc", ".pth"))}
+    left = reach.unreached(python, runtime_exe.read_bytes(), f"lib/python{minor}", {**code, **boot_modules},
+                           pack.keep)
+    rep.log(f"stdlib = \"imported\": {len(left)} top-level stdlib modules left out: {', '.join(left)}")
+    return replace(pack, stdlib_exclude=tuple(dict.fromkeys((*pack.stdlib_exclude, *left))))
+
+
 def write_script_links(output: Path, scripts: dict[str, Any]) -> list[Path]:
     """DIR/<script> -> <binary name> (relative symlinks) beside a multi-call binary written into DIR."""
     links = []
@@ -468,6 +484,10 @@ def run(args: argparse.Namespace) -> int:
         if embed:  # the binary recreates its runtime from its own stdlib members: all of them, as built
             members += runtime_members(runtime_exe)
             pack = replace(pack, stdlib_exclude=(), user_excluded=(), bytecode="stored")
+        elif pack.stdlib == "imported":
+            rep.stage("finding the stdlib modules the app imports")
+            pack = imported_stdlib_only(pack, python, runtime_exe, members, {**boot_modules, BOOT_INIT: boot},
+                                        python_info, rep)
         checks.check_members(members)
         location = app.own_code or inv.site
         if app.own_code is not None:

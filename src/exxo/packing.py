@@ -58,12 +58,14 @@ class Packing:
     compress_native: bool = False  # zstd for ELF members (decompressed into their memfd / cache file at load)
     stdlib_exclude: tuple[str, ...] = DEFAULT_STDLIB_EXCLUDE  # dotted module names
     user_excluded: tuple[str, ...] = ()  # those of stdlib_exclude that [tool.exxo] stdlib-exclude added
+    stdlib: str = "all"  # or "imported": what no shipped code imports is excluded too (exxo.reach)
+    keep: tuple[str, ...] = ()  # [tool.exxo] stdlib-keep: kept whatever stdlib says
     notes: list[str] = field(default_factory=list, compare=False)  # what was skipped, for the build log
 
 
 def packing_for(config: dict[str, Any], compress: bool, strip: bool | None = None) -> Packing:
-    """The packing of `exxo build` from [tool.exxo] (`strip`, `compress-bytecode`, `stdlib-exclude`,
-    `stdlib-keep`) and -c (which packs native members too)."""
+    """The packing of `exxo build` from [tool.exxo] (`strip`, `compress-bytecode`, `stdlib`, `stdlib-exclude`,
+    `stdlib-keep`) and -c (which packs native members and keeps only the imported stdlib)."""
     keep = set(config.get("stdlib-keep", ()))
     exclude = [m for m in DEFAULT_STDLIB_EXCLUDE if m not in keep]
     exclude += [m for m in config.get("stdlib-exclude", ()) if m not in exclude and m not in keep]
@@ -71,7 +73,8 @@ def packing_for(config: dict[str, Any], compress: bool, strip: bool | None = Non
     wanted = config.get("compress-bytecode")
     bytecode = "compressed" if compress or wanted is True else "stored" if wanted is False else "auto"
     return Packing(strip=bool(config.get("strip", True)) if strip is None else strip, bytecode=bytecode,
-                   compress_native=compress, stdlib_exclude=tuple(exclude), user_excluded=user)
+                   compress_native=compress, stdlib_exclude=tuple(exclude), user_excluded=user,
+                   stdlib=str(config.get("stdlib", "imported" if compress else "all")), keep=tuple(sorted(keep)))
 
 
 def stdlib_member_dropped(name: str, stdlib_prefix: str, exclude: tuple[str, ...]) -> bool:

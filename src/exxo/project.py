@@ -28,6 +28,7 @@ CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
     "python": str, "entry": str, "main": str, "output": str, "compress": bool, "native": str,
     "include": list, "exclude": list, "embed-runtime": bool, "scripts": str, "strip": bool,
     "dependency-sources": bool, "compress-bytecode": bool, "stdlib-exclude": list, "stdlib-keep": list,
+    "stdlib": str,  # "all" (default) or "imported" (default of -c): exxo.reach
     "target": str,  # the processor: x86_64 (default) or aarch64 (cross-built), as --target
 }
 NATIVE_MODES = ("memfd", "cache")
@@ -74,6 +75,9 @@ def read_config(src: Path) -> dict[str, Any]:
     if config.get("native", "memfd") not in NATIVE_MODES:
         raise InputError(f"[tool.exxo] native = {config['native']!r} in {path} is not memfd or cache",
                          hint='use native = "memfd" (default) or native = "cache"')
+    if config.get("stdlib", "all") not in ("all", "imported"):
+        raise InputError(f"[tool.exxo] stdlib = {config['stdlib']!r} in {path} is not \"all\" or \"imported\"",
+                         hint='stdlib = "all" carries the whole stdlib; stdlib = "imported" only what the code imports')
     if config.get("scripts", "all") != "all":
         raise InputError(f"[tool.exxo] scripts = {config['scripts']!r} in {path}: the only value is \"all\"",
                          hint='scripts = "all" makes the binary answer to every console script (--all-scripts)')

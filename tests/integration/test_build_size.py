@@ -119,6 +119,49 @@ def test_a_left_out_stdlib_module_names_the_setting(exxo_venv: Path, tmp_path: P
     assert run_clean(again, "-c", code % "pydoc_data.topics", env=py).stdout.strip() == "imported"
 
 
+IMPORTING = """import importlib, json, sys
+def main():
+    print(json.dumps({"a": 1}), importlib.import_module("csv").__name__)
+    name = "toml" + "lib"  # a name computed at run time: no build can see it
+    try:
+        __import__(name)
+    except ImportError as e:
+        print(type(e).__name__, e)
+    else:
+        print("imported", name)
+"""
+
+
+def test_stdlib_imported_keeps_what_the_code_imports(exxo_venv: Path, tmp_path: Path) -> None:
+    full = build(exxo_venv, write_project(tmp_path / "full", "reach", "reach", [], {"reach": "reach:main"},
+                                          {"__init__.py": IMPORTING}))
+    proc = run_clean(alone(full, tmp_path / "f"))
+    assert proc.returncode == 0 and proc.stdout.splitlines() == ['{"a": 1} csv', "imported tomllib"], proc.stderr
+    src = with_config(write_project(tmp_path / "imp", "reach", "reach", [], {"reach": "reach:main"},
+                                    {"__init__.py": IMPORTING}), 'stdlib = "imported"')
+    small = build(exxo_venv, src)
+    names = manifest(small)["files"]
+    std = f"lib/python{PYTHON_VERSION}/"
+    for kept in ("json/__init__.pyc", "json/decoder.pyc", "csv.pyc", "encodings/utf_8.pyc", "importlib/__init__.pyc",
+                 "re/__init__.pyc"):
+        assert std + kept in names, kept
+    for left in ("tomllib/__init__.pyc", "xmlrpc/client.pyc", "asyncio/__init__.pyc", "sqlite3/__init__.pyc"):
+        assert std + left not in names, left
+    assert small.stat().st_size < full.stat().st_size - 1_000_000
+    proc = run_clean(alone(small, tmp_path / "s"))
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and lines[0] == '{"a": 1} csv', proc.stderr
+    assert lines[1].startswith("ModuleNotFoundError No module named 'tomllib'") and \
+        'stdlib-keep = ["tomllib"]' in lines[1], lines
+    # the interpreter inside (re-entry) has the kept stdlib
+    py = run_clean(small, "-c", "import json, csv, encodings.idna; print('ok')", env={"EXXO_PYTHON": "1"})
+    assert py.returncode == 0 and py.stdout.strip() == "ok", py.stderr
+    back = with_config(write_project(tmp_path / "keep", "reach", "reach", [], {"reach": "reach:main"},
+                                     {"__init__.py": IMPORTING}), 'stdlib = "imported"\nstdlib-keep = ["tomllib"]')
+    proc = run_clean(alone(build(exxo_venv, back), tmp_path / "k"))
+    assert proc.returncode == 0 and proc.stdout.splitlines()[1] == "imported tomllib", proc.stdout + proc.stderr
+
+
 def test_stdlib_bytecode_packed_and_dependency_sources_optional(exxo_venv: Path, tmp_path: Path) -> None:
     main = ("def main():\n    import pip, pip._internal.utils.misc as m\n"
             "    print('pip', pip.__version__, m.__name__)\n    raise SystemExit(0)\n")
