@@ -23,7 +23,7 @@ The same settings as `exxo build`'s flags; flags override them.
 | `entry` | string | console script to build when the project has several (`--entry`) |
 | `main` | string | `module:function` to run instead of a console script (`--main`) |
 | `output` | string | output path, relative to the project (`-o`) |
-| `compress` | bool | the smallest binary (`-c`): the runtime compressed with upx, native members deflated (inflated into their memfd at first load), the dependencies' `.py` left out where their bytecode compiled; costs start-up time (README figures) |
+| `compress` | bool | the smallest binary (`-c`): the runtime compressed with upx, native members packed with zstd (decompressed into their memfd at first load), the dependencies' `.py` left out where their bytecode compiled, the stdlib cut to what the code imports (`stdlib = "imported"`); costs start-up time (README figures) |
 | `native` | `"memfd"` or `"cache"` | default native-code loading mode (`--native`) |
 | `include` | list of globs | extra files from site-packages to ship (relative to site-packages) |
 | `exclude` | list of globs | files of the collected distributions to leave out |
@@ -33,7 +33,8 @@ The same settings as `exxo build`'s flags; flags override them.
 | `compress-bytecode` | bool | true: deflate every `.pyc` member (~2/3 smaller; numpy's start-up 1.07x -> 1.18x its venv, 2026-12-01); false: store them all. Default: the stdlib's bytecode and that of test modules (`tests/`, `test_*`) deflated, the rest of site-packages stored |
 | `dependency-sources` | bool | ship the dependencies' `.py` files next to their bytecode, for traceback source lines and `inspect.getsource` (default true, false with `-c`); the project's own sources always ship |
 | `stdlib-exclude` | list of module names | stdlib modules (`"xmlrpc"`, `"email.mime"`) to leave out, besides the default `ensurepip` and `pydoc_data`; importing one raises ModuleNotFoundError naming this setting |
-| `stdlib-keep` | list of module names | default-excluded stdlib modules to carry anyway (`["pydoc_data"]` for `help()` topics) |
+| `stdlib` | `"all"` or `"imported"` | `"imported"` (the default of `-c`) leaves out every top-level stdlib module or package that no shipped code can import: import statements anywhere in the app's, its dependencies' and the kept stdlib's bytecode, dotted-name strings, names handed to `importlib.import_module`, and what built-in C modules import are followed; a module imported only by a name computed at run time then raises ModuleNotFoundError naming `stdlib-keep` (default `"all"`) |
+| `stdlib-keep` | list of module names | stdlib modules to carry anyway: default-excluded ones (`["pydoc_data"]` for `help()` topics) and, with `stdlib = "imported"`, ones only a computed name imports (`["pdb"]` for `breakpoint()`) |
 | `target` | `"x86_64"` or `"aarch64"` | the processor the binary is for (`--target`; default x86_64): aarch64 is cross-built with the aarch64 runtime (`exxo bootstrap --target aarch64`), native requirements from their aarch64 wheels |
 
 ## Environment variables

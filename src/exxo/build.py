@@ -25,7 +25,7 @@ EPILOG = """examples:
   exxo build --entry app-admin       # the project has several console scripts
   exxo build --main app.cli:main     # no console script: name the function
   exxo build -c                      # smallest: upx on the runtime, bytecode and native code zstd-packed,
-                                     # dependencies without their .py sources
+                                     # dependencies without their .py sources, only the imported stdlib
   exxo build --no-strip              # keep the debug sections and symbols of the wheels' native code
   exxo build --all-scripts -o dist/  # one binary for every console script, a symlink per script in dist/
   exxo build --sbom                  # also write dist/<script name>.cdx.json (CycloneDX 1.6)
@@ -51,7 +51,8 @@ published tools, no project needed (a private venv, cached by runtime and requir
   compress-bytecode = true  # zstd for all .pyc (default: the stdlib's and tests'; false: none)
   dependency-sources = true  # ship the dependencies' .py next to their bytecode (tracebacks show lines)
   stdlib-exclude = ["xmlrpc"]  # stdlib modules to leave out (default: ensurepip, pydoc_data)
-  stdlib-keep = ["pydoc_data"]  # default-excluded stdlib modules to carry anyway
+  stdlib = "imported"    # only the stdlib modules the code imports (default with -c: "all" otherwise)
+  stdlib-keep = ["pydoc_data"]  # stdlib modules to carry anyway (default-excluded or only computed-name imported)
 
 The project is built by pip and installed into a private directory for the build: an editable install
 (pip install -e .) in the venv stays editable. Missing requirements are pip-installed into the venv.
@@ -80,7 +81,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--sbom", action="store_true", help="also write OUTPUT.cdx.json, a CycloneDX 1.6 SBOM")
     p.add_argument("-c", "--compress", action="store_true", default=None,
                    help="smallest binary: compress the runtime with upx, pack bytecode and native code with zstd, "
-                        "leave out the dependencies' sources (costs start-up time: see the README)")
+                        "leave out the dependencies' sources and the stdlib modules nothing imports (costs start-up "
+                        "time: see the README)")
     p.add_argument("--no-strip", dest="strip", action="store_false", default=None,
                    help="keep debug sections and static symbols in the wheels' native code")
     p.add_argument("--venv", type=Path, help="the exxo venv (default: the active one, $VIRTUAL_ENV)")
@@ -380,7 +382,8 @@ def imported_stdlib_only(pack: Packing, python: Path, runtime_exe: Path, members
     left = reach.unreached(python, runtime_exe.read_bytes(), f"lib/python{minor}", {**code, **boot_modules},
                            pack.keep)
     rep.log(f"stdlib = \"imported\": {len(left)} top-level stdlib modules left out: {', '.join(left)}")
-    return replace(pack, stdlib_exclude=tuple(dict.fromkeys((*pack.stdlib_exclude, *left))))
+    new = tuple(m for m in left if m not in pack.stdlib_exclude)
+    return replace(pack, stdlib_exclude=(*pack.stdlib_exclude, *new), unimported=new)
 
 
 def write_script_links(output: Path, scripts: dict[str, Any]) -> list[Path]:

@@ -60,6 +60,7 @@ class Packing:
     user_excluded: tuple[str, ...] = ()  # those of stdlib_exclude that [tool.exxo] stdlib-exclude added
     stdlib: str = "all"  # or "imported": what no shipped code imports is excluded too (exxo.reach)
     keep: tuple[str, ...] = ()  # [tool.exxo] stdlib-keep: kept whatever stdlib says
+    unimported: tuple[str, ...] = ()  # those of stdlib_exclude that stdlib = "imported" left out
     notes: list[str] = field(default_factory=list, compare=False)  # what was skipped, for the build log
 
 
@@ -91,12 +92,14 @@ def stdlib_member_dropped(name: str, stdlib_prefix: str, exclude: tuple[str, ...
 
 def dropped_listing(packing: Packing, present: set[str]) -> bytes:
     """The DROPPED_NAME member: each excluded module the runtime has (`present`: top-level names and dotted
-    package names of its stdlib) with the setting that brings it back."""
+    package names of its stdlib) with the setting that brings it back, and "unimported" after the ones that
+    stdlib = "imported" left out (the boot's importer.Dropped says so)."""
     lines = []
     for module in sorted(packing.stdlib_exclude):
         if module in present:
             setting = "stdlib-exclude" if module in packing.user_excluded else "stdlib-keep"
-            lines.append(f"{module} {setting}\n")
+            why = " unimported" if module in packing.unimported else ""
+            lines.append(f"{module} {setting}{why}\n")
     return "".join(lines).encode()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,9 @@ def test_the_dropped_listing_names_the_setting() -> None:
     p = packing.packing_for({"stdlib-exclude": ["xmlrpc", "not_in_runtime"]}, compress=False)
     text = packing.dropped_listing(p, {"ensurepip", "pydoc_data", "xmlrpc", "json"}).decode()
     assert text == "ensurepip stdlib-keep\npydoc_data stdlib-keep\nxmlrpc stdlib-exclude\n"
+    p = replace(p, stdlib_exclude=(*p.stdlib_exclude, "json"), unimported=("json",))
+    text = packing.dropped_listing(p, {"ensurepip", "pydoc_data", "xmlrpc", "json"}).decode()
+    assert text == "ensurepip stdlib-keep\njson stdlib-keep unimported\npydoc_data stdlib-keep\nxmlrpc stdlib-exclude\n"
 
 
 def test_the_boot_reads_the_listing_under_the_same_name() -> None:

@@ -200,15 +200,17 @@ class Dropped:
         parts = fullname.split(".")
         for i in range(1, len(parts) + 1):
             module = ".".join(parts[:i])
-            setting = cls._names.get(module)
-            if setting is None:
+            setting, _, why = cls._names.get(module, "").partition(" ")
+            if not setting:
                 continue
             if setting == "stdlib-exclude":
                 how = "it is listed in [tool.exxo] stdlib-exclude: remove it from there"
             else:
                 how = 'bring it back with [tool.exxo] %s = ["%s"]' % (setting, module)
-            raise ModuleNotFoundError("No module named %r: exxo left the stdlib module %s out of this binary; "
-                                      "%s and build again" % (fullname, module, how), name=fullname)
+            if why == "unimported":
+                why = ' (stdlib = "imported": no code in the binary imports it by name)'
+            raise ModuleNotFoundError("No module named %r: exxo left the stdlib module %s out of this binary%s; "
+                                      "%s and build again" % (fullname, module, why, how), name=fullname)
         return None
 
 
