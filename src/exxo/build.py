@@ -380,7 +380,7 @@ def imported_stdlib_only(pack: Packing, python: Path, runtime_exe: Path, members
     minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
     code = {m.name: m.data for m in members if m.name.endswith((".pyc", ".pth"))}
     left = reach.unreached(python, runtime_exe.read_bytes(), f"lib/python{minor}", {**code, **boot_modules},
-                           pack.keep)
+                           pack.keep, pack.stdlib_exclude)
     rep.log(f"stdlib = \"imported\": {len(left)} top-level stdlib modules left out: {', '.join(left)}")
     new = tuple(m for m in left if m not in pack.stdlib_exclude)
     return replace(pack, stdlib_exclude=(*pack.stdlib_exclude, *new), unimported=new)

@@ -29,13 +29,20 @@ from exxo import common, probes
 from exxo.packing import cached
 
 STDLIB_MODES = ("all", "imported")
-# Imported by the interpreter's C code when it needs them, not by any import statement: codecs' search
-# function (encodings), warnings and tracebacks (warnings, traceback, linecache), time.strptime (_strptime),
-# pickling (copyreg, _compat_pickle), the start-up modules (site and what it imports), -m (runpy) and the
-# zipimport path importer. Kept in every binary.
-INTERPRETER_IMPORTS = ("encodings", "codecs", "io", "abc", "site", "_sitebuiltins", "os", "stat", "posixpath",
-                       "genericpath", "_collections_abc", "importlib", "zipimport", "runpy", "warnings",
-                       "traceback", "linecache", "_strptime", "copyreg", "_compat_pickle", "types")
+# What the interpreter's C code uses when it needs it, whatever the app imports: codecs' search function
+# (encodings: every codec by computed name), warnings and tracebacks (warnings, traceback, linecache),
+# time.strptime (_strptime), pickling (copyreg, _compat_pickle). Followed in full.
+INTERPRETER_USES = ("encodings", "codecs", "io", "abc", "warnings", "traceback", "linecache", "_strptime",
+                    "copyreg", "_compat_pickle", "types")
+# The start-up modules (site and what it imports, the -m runner, the zip importer): followed for what runs when
+# they are imported, not for their functions (the REPL, help()), unless the app's code imports them.
+START_UP = ("site", "_sitebuiltins", "os", "stat", "posixpath", "genericpath", "_collections_abc", "importlib",
+            "zipimport", "runpy")
+# Development tools that stdlib modules import inside functions for their self-tests and `python -m` mains
+# (pickle's _test imports doctest, warnings' formatting tracemalloc...): followed only when the app's own code
+# (or stdlib-keep) names them, or a stdlib module imports them at module level.
+TOOLS = ("doctest", "pdb", "pydoc", "unittest", "tkinter", "idlelib", "turtle", "trace", "profile", "cProfile",
+         "pstats", "timeit", "tracemalloc", "webbrowser", "code", "_pyrepl", "rlcompleter")
 _PTH_IMPORT = re.compile(r"^\s*(?:import\s+([\w.]+)|from\s+([\w.]+)\s+import)", re.M)
 
 
@@ -54,15 +61,21 @@ def top_of(member: str, prefix: str) -> str:
     return member[len(prefix) + 1:].split("/", 1)[0].removesuffix(".pyc")
 
 
-def scan(python: Path, members: dict[str, bytes]) -> dict[str, list[str]]:
-    """{member: the dotted names it references}, read by `python` (probes/imports.py); cached per member and
-    interpreter, so a rebuild only reads what changed."""
-    tag = hashlib.sha256(os.fsencode(python.resolve()) + b"%d" % python.resolve().stat().st_mtime_ns).digest()
+Refs = tuple[list[str], list[str], bool, list[str], list[str]]  # probes/imports.py references()
+NO_REFS: Refs = ([], [], False, [], [])
+
+
+def scan(python: Path, members: dict[str, bytes]) -> dict[str, Refs]:
+    """{member: its references}, read by `python` (probes/imports.py); cached per member and interpreter, so
+    a rebuild only reads what changed."""
+    exe = python.resolve()
+    probe = probes.command(python, "imports")[-1].encode()  # its source: a changed probe reads everything again
+    tag = hashlib.sha256(os.fsencode(exe) + b"%d\0" % exe.stat().st_mtime_ns + probe).digest()
 
     def key(name: str, data: bytes) -> bytes:
         return tag + name.encode() + b"\0" + hashlib.sha256(data).digest()
 
-    found: dict[str, list[str]] = {}
+    found: dict[str, Refs] = {}
     todo: dict[str, bytes] = {}
     for name, data in members.items():
         blob = cached("imports", key(name, data), lambda: b"")
@@ -73,7 +86,7 @@ def scan(python: Path, members: dict[str, bytes]) -> dict[str, list[str]]:
     if todo:
         proc = common.run_captured(probes.command(python, "imports", flags=("-I", "-S")),
                                    "reading the app's imports", input=marshal.dumps(todo))
-        new: dict[str, list[str]] = marshal.loads(proc.stdout)
+        new: dict[str, Refs] = marshal.loads(proc.stdout)
         for name, refs in new.items():
             blob = marshal.dumps(refs)
             cached("imports", key(name, todo[name]), lambda blob=blob: blob)  # type: ignore[misc]
@@ -85,7 +98,8 @@ def builtin_imports(python: Path) -> dict[str, list[str]]:
     """{built-in module of `python`: what importing it loads} (probes/imports.py --builtins), cached per
     interpreter file."""
     st = python.resolve().stat()
-    key = b"%s %d %d" % (os.fsencode(python.resolve()), st.st_size, st.st_mtime_ns)
+    probe = probes.command(python, "imports")[-1].encode()
+    key = b"%s %d %d\0" % (os.fsencode(python.resolve()), st.st_size, st.st_mtime_ns) + probe
 
     def make() -> bytes:
         return common.run_captured(probes.command(python, "imports", "--builtins", flags=("-I", "-S")),
@@ -105,34 +119,81 @@ def pth_imports(members: Iterable[tuple[str, bytes]]) -> set[str]:
     return out
 
 
-def reachable(roots: Iterable[str], stdlib_refs: dict[str, set[str]], builtins: dict[str, list[str]],
-              tops: set[str]) -> set[str]:
-    """The top-level stdlib names reached from `roots` (dotted names), following `stdlib_refs` (top-level
-    name -> the dotted names its modules reference) and `builtins` (C module -> what it loads)."""
-    kept: set[str] = set()
-    todo = list(roots)
+def _module(ref: str, graph: dict[str, Refs]) -> str | None:
+    """The stdlib module a reference names: itself, or its longest prefix that is one ("os.path.join" ->
+    "os.path", "logging.handlers.RotatingFileHandler" -> "logging.handlers"); None outside the stdlib."""
+    while ref:
+        if ref in graph:
+            return ref
+        ref = ref.rpartition(".")[0]
+    return None
+
+
+def reachable(full_roots: Iterable[str], eager_roots: Iterable[str], graph: dict[str, Refs],
+              packages: set[str], builtins: dict[str, list[str]], exclude: Iterable[str] = ()) -> set[str]:
+    """The stdlib modules (dotted names; `graph`: module -> its references, `packages`: which are packages)
+    reached from `full_roots` (every import in them may run) and `eager_roots` (only what runs when they are
+    imported: the interpreter's own start-up modules, whose functions serve the REPL and help()).
+
+    A module reaches its parent packages; one that imports by computed names (`dynamic`) reaches every module
+    of its package (encodings' codecs, dbm's backends); a built-in C module reaches what it imports
+    (`builtins`); modules in `exclude` (and their submodules) are never reached."""
+    cut = tuple(exclude)
+    builtins = dict(builtins)
+    state: dict[str, int] = {}  # 1: eager, 2: full
+    todo = [(name, 2) for name in full_roots] + [(name, 1) for name in eager_roots]
     while todo:
-        name = todo.pop()
-        top = name.split(".", 1)[0]
+        ref, mode = todo.pop()
+        top = ref.split(".", 1)[0]
         if top in builtins:
-            todo.extend(m for m in builtins.pop(top) if m.split(".", 1)[0] not in kept)
-        if top in tops and top not in kept:
-            kept.add(top)
-            todo.extend(stdlib_refs.get(top, ()))
-    return kept
+            todo.extend((m, 2) for m in builtins.pop(top))
+        module = _module(ref, graph)
+        if module is None or state.get(module, 0) >= mode:
+            continue
+        if any(module == c or module.startswith(c + ".") for c in cut):
+            continue
+        old = state.get(module, 0)
+        state[module] = mode
+        eager, lazy, dynamic, names, _ = graph[module]  # a stdlib module's script part runs only with -m
+        parts = module.split(".")
+        todo.extend((".".join(parts[:i]), mode) for i in range(1, len(parts)))
+        if old == 0:
+            todo.extend((r, mode) for r in eager)
+        if mode == 2:
+            todo.extend((r, 2) for r in (*lazy, *names) if r.split(".", 1)[0] not in TOOLS)
+            package = module if module in packages else module.rpartition(".")[0]
+            if dynamic and package:
+                todo.extend((m, 2) for m in graph if m.startswith(package + "."))
+    return set(state)
 
 
-def unreached(python: Path, runtime: bytes, prefix: str, app: dict[str, bytes], keep: Iterable[str]) -> list[str]:
+def unreached(python: Path, runtime: bytes, prefix: str, app: dict[str, bytes], keep: Iterable[str],
+              exclude: Iterable[str] = ()) -> list[str]:
     """The top-level stdlib modules nothing in `app` (every member of the binary but the stdlib) can reach,
-    sorted: what `stdlib = "imported"` leaves out."""
+    sorted: what `stdlib = "imported"` leaves out. `keep` are reached whatever imports them."""
+    from exxo.probes.imports import module_of
+
     stdlib = stdlib_members(runtime, prefix)
     code = {n: d for n, d in app.items() if n.endswith(".pyc") or n.startswith("__exxo__/boot/")}
     refs = scan(python, {**stdlib, **code})
-    tops = {top_of(n, prefix) for n in stdlib}
-    by_top: dict[str, set[str]] = {}
+    graph: dict[str, Refs] = {}
+    packages = set()
     for name in stdlib:
-        by_top.setdefault(top_of(name, prefix), set()).update(refs.get(name, ()))
-    roots = {r for n in code for r in refs.get(n, ())}
-    roots |= pth_imports(app.items()) | set(INTERPRETER_IMPORTS) | set(keep)
-    kept = reachable(roots, by_top, dict(builtin_imports(python)), tops)
-    return sorted(tops - kept)
+        module, is_package = module_of(name)
+        graph[module] = refs.get(name, NO_REFS)
+        if is_package:
+            packages.add(module)
+    roots: set[str] = set()
+    start = set(START_UP)
+    for name in code:
+        eager, lazy, _, names, script = refs.get(name, NO_REFS)
+        if name.startswith("__exxo__/"):
+            # exxo's boot imports site, runpy, importlib... as the interpreter's start-up does (it is that
+            # start-up), and names the modules it patches once the app imports them: strings, not imports
+            start.update(eager, lazy)
+        else:
+            roots.update(eager, lazy, names, script)
+    roots |= pth_imports(app.items()) | set(keep) | set(INTERPRETER_USES)
+    reached = reachable(roots, start, graph, packages, builtin_imports(python), exclude)
+    tops = {top_of(n, prefix) for n in stdlib}
+    return sorted(tops - {m.split(".", 1)[0] for m in reached})

@@ -122,7 +122,7 @@ def test_a_left_out_stdlib_module_names_the_setting(exxo_venv: Path, tmp_path: P
 IMPORTING = """import importlib, json, sys
 def main():
     print(json.dumps({"a": 1}), importlib.import_module("csv").__name__)
-    name = "toml" + "lib"  # a name computed at run time: no build can see it
+    name = "".join(("toml", "lib"))  # a name computed at run time: no build can see it
     try:
         __import__(name)
     except ImportError as e:

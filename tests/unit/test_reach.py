@@ -34,18 +34,25 @@ class C:
     from csv import reader
 HANDLER = "logging.handlers.RotatingFileHandler"
 WORD = "pdb"
+def _test():
+    import doctest
+if __name__ == "__main__":
+    import argparse
+    _test()
 '''
 
 
 def test_references_cover_every_import_form() -> None:
-    refs = set(imports.references(marshal.loads(pyc(SOURCE)[16:]), "pkg.inner.mod", False))
-    assert {"json", "os.path", "email.mime", "xml.dom.minidom", "tomllib", "csv"} <= refs
-    assert {"pkg.inner", "pkg.inner.sibling", "pkg", "pkg.cousin", "pkg.inner.sub"} <= refs
-    assert "logging.handlers.RotatingFileHandler" in refs  # a dotted-name string
-    assert "pdb" not in refs  # a bare word counts only in code that calls an import function
-    dynamic = imports.references(compile("import importlib\nm = importlib.import_module('pdb')", "y", "exec"),
-                                 "y", False)
-    assert "pdb" in dynamic
+    eager, lazy, dynamic, names, script = imports.references(marshal.loads(pyc(SOURCE)[16:]), "pkg.inner.mod", False)
+    assert {"json", "os.path", "email.mime", "email.mime.text", "csv", "csv.reader"} <= set(eager)
+    assert {"pkg.inner", "pkg.inner.sibling", "pkg", "pkg.cousin", "pkg.inner.sub", "pkg.inner.sub.thing"} <= set(eager)
+    assert {"xml.dom.minidom", "tomllib"} <= set(lazy) and "tomllib" not in eager  # inside a function
+    assert not dynamic and names == []  # strings are data here
+    assert script == ["argparse", "doctest"]  # what running it as a script imports
+    eager, lazy, dynamic, names, script = imports.references(
+        compile("import importlib\nNAME = 'email.mime'\ndef f():\n    return importlib.import_module('pdb')\n",
+                "y", "exec"), "y", False)
+    assert dynamic and {"pdb", "email.mime"} <= set(names) and eager == ["importlib"]
 
 
 def test_member_names_give_module_names() -> None:
@@ -56,22 +63,45 @@ def test_member_names_give_module_names() -> None:
 
 
 def test_the_probe_runs_as_a_program() -> None:
-    members = {"lib/python3.13/site-packages/a/__pycache__/m.cpython-313.pyc": pyc("import json\n"), "junk": b"xx"}
+    name = "lib/python3.13/site-packages/a/__pycache__/m.cpython-313.pyc"
+    members = {name: pyc("import json\n"), "junk": b"xx"}
     proc = subprocess.run(probes.command(sys.executable, "imports", flags=("-I", "-S")),
                           input=marshal.dumps(members), capture_output=True, check=True)
-    assert marshal.loads(proc.stdout) == {"lib/python3.13/site-packages/a/__pycache__/m.cpython-313.pyc": ["json"]}
+    assert marshal.loads(proc.stdout) == {name: (["json"], [], False, [], [])}
 
 
-def test_reach_follows_references_whole_packages_and_c_modules() -> None:
-    refs = {"json": {"json.decoder", "_json", "re"}, "re": {"enum", "functools"}, "enum": {"types"},
-            "email": {"email.mime", "base64"}, "base64": {"struct"}, "functools": set(), "types": set(),
-            "pickle": {"_pickle"}, "copyreg": set()}
-    tops = set(refs) | {"tomllib", "pdb"}
-    builtins = {"_json": [], "_pickle": ["copyreg"], "struct": []}
-    assert reach.reachable(["json.tool"], refs, dict(builtins), tops) == {"json", "re", "enum", "functools", "types"}
-    assert reach.reachable(["pickle"], refs, dict(builtins), tops) == {"pickle", "copyreg"}
-    assert reach.reachable(["email.mime.text", "pdb"], refs, dict(builtins), tops) == {"email", "base64", "pdb"}
-    assert reach.reachable(["numpy", "os"], refs, dict(builtins), tops) == set()  # not the stdlib's
+def r(eager: list[str] | None = None, lazy: list[str] | None = None, dynamic: bool = False) -> reach.Refs:
+    return eager or [], lazy or [], dynamic, [], []
+
+
+def test_reach_follows_references_packages_and_c_modules() -> None:
+    graph = {
+        "json": r(["json.decoder"]), "json.decoder": r(["re", "_json"]),
+        "json.tool": r(["argparse"]), "argparse": r(),
+        "re": r(["enum"], ["copyreg"]), "enum": r(["types"]), "types": r(),
+        "copyreg": r(), "pydoc": r(["email.message"]), "email": r(),
+        "email.message": r(), "site": r(["os"], ["pydoc"]),
+        "os": r(["stat"], ["subprocess"]),
+        "stat": r(), "subprocess": r(), "pickle": r(["_pickle"]),
+        "encodings": r(["codecs"], dynamic=True), "codecs": r(),
+        "encodings.idna": r(["stringprep"]),
+        "stringprep": r(), "pydoc_data": r(),
+    }
+    packages = {"json", "email", "encodings"}
+    builtins = {"_json": [], "_pickle": ["copyreg"]}
+
+    def reach_(full: list[str], eager: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> set[str]:
+        return reach.reachable(full, eager, graph, packages, builtins, exclude)
+
+    assert reach_(["json.decoder.JSONDecoder"]) == {"json", "json.decoder", "re", "enum", "types", "copyreg"}
+    assert reach_(["pickle"]) == {"pickle", "copyreg"}  # what the C module _pickle imports
+    # start-up modules: only what runs at import; an app importing them gets the rest
+    assert reach_([], ("site",)) == {"site", "os", "stat"}
+    assert reach_(["os"], ("site",)) == {"site", "os", "stat", "subprocess"}
+    # computed names: the whole package
+    assert reach_(["encodings"]) == {"encodings", "codecs", "encodings.idna", "stringprep"}
+    assert reach_(["numpy", "email.mime.text"]) == {"email"}  # not the stdlib's; the nearest module
+    assert reach_(["pydoc_data.topics", "pydoc"], exclude=("pydoc_data", "email.message")) == {"pydoc"}
 
 
 def test_pth_import_lines() -> None:
