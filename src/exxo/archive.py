@@ -362,7 +362,8 @@ def write_binary(
             raise InputError(f"{m.name}: the name is reserved for exxo inside the binary")
         # Bytecode is read at every import, and decompressing it costs start-up time: which of it is packed is
         # the packing's choice (exxo.packing). Sources, data and metadata are deflated.
-        own[m.name] = (m.data, m.name.endswith(".pyc") and not compress_bytecode(m.name, packing.bytecode, False))
+        own[m.name] = (m.data, m.name.endswith(".pyc") and not compress_bytecode(m.name, packing.bytecode, False,
+                                                                                 packing.hot))
     own[MAIN] = (fmt.MAIN_SOURCE, False)
     own[BOOT] = (boot_code, True)  # the launcher reads it at a fixed offset: stored
     for name, code in boot_modules.items():
@@ -383,7 +384,9 @@ def write_binary(
         facts = dict(zip(elf_members, pool.map(lambda n: elf_facts(n, own[n][0]), elf_members), strict=True))
         resolve_needed(facts)
         zstd_ok = launcher_reads_zstd(elf)
-        built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1], packing.compress_native, zstd_ok),
+        cold = _cold_natives(facts, packing.hot)
+        built = list(pool.map(lambda kv: _entry_for(kv[0], kv[1][0], kv[1][1],
+                                                    packing.compress_native or kv[0] in cold, zstd_ok),
                               own.items()))
         if packing.bytecode != "stored":  # ("auto" packs all of the stdlib's: packing.compress_bytecode)
             stdlib = list(pool.map(lambda e: _packed_stdlib(e, zstd_ok), stdlib))
@@ -403,6 +406,21 @@ def write_binary(
         os.chmod(tmp, 0o755)
     _fsync_dir(out.parent)
     return BinaryInfo(out, manifest["build_id"], len(elf), zw.pos, len(entries) + 2)
+
+
+def _cold_natives(facts: dict[str, Any], hot: frozenset[str] | None) -> set[str]:
+    """The ELF members an app's start does not load: neither a hot extension module (packing.hot) nor a
+    library one of them needs, transitively. Empty when nothing is known."""
+    if hot is None:
+        return set()
+    todo = [n for n in facts if n in hot]
+    loaded: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in loaded:
+            loaded.add(name)
+            todo.extend(facts[name].get("deps", {}).values())
+    return set(facts) - loaded
 
 
 def _stdlib_modules(runtime: bytes, prefix: str) -> set[str]:

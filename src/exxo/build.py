@@ -13,7 +13,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from exxo import archive, checks, collect, project
+from exxo import archive, checks, collect, project, reach
 from exxo.errors import InputError, OutputError, check_writable_dir
 from exxo.packing import Packing, packing_for
 from exxo.progress import Reporter
@@ -369,14 +369,20 @@ def _python_info(runtime_exe: Path, version: str, tag: str) -> dict[str, Any]:
     return info
 
 
+def entry_modules(entry: dict[str, Any]) -> list[str]:
+    """The modules a binary starts in: its entry's, and every script's of a multi-call binary."""
+    out = [str(entry["module"])]
+    for ep in entry.get("scripts", {}).values():
+        out.append(str(ep["module"] if isinstance(ep, dict) else getattr(ep, "module", str(ep).split(":")[0])))
+    return out
+
+
 BOOT_INIT = "__exxo__/boot/__init__.pyc"  # the boot's own code, scanned for imports like its modules
 
 
 def imported_stdlib_only(pack: Packing, python: Path, runtime_exe: Path, members: list[archive.Member],
                          boot_modules: dict[str, bytes], python_info: dict[str, Any], rep: Reporter) -> Packing:
     """`pack` leaving out the stdlib's top-level modules that no shipped code reaches (exxo.reach)."""
-    from exxo import reach
-
     minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
     code = {m.name: m.data for m in members if m.name.endswith((".pyc", ".pth"))}
     left = reach.unreached(python, runtime_exe.read_bytes(), f"lib/python{minor}", {**code, **boot_modules},
@@ -487,7 +493,10 @@ def run(args: argparse.Namespace) -> int:
         if embed:  # the binary recreates its runtime from its own stdlib members: all of them, as built
             members += runtime_members(runtime_exe)
             pack = replace(pack, stdlib_exclude=(), user_excluded=(), bytecode="stored")
-        elif pack.stdlib == "imported":
+        if pack.bytecode == "auto" and not pack.compress_native and not embed:
+            pack = replace(pack, hot=frozenset(reach.hot_members(python, {m.name: m.data for m in members},
+                                                                 entry_modules(entry))))
+        if pack.stdlib == "imported" and not embed:
             rep.stage("finding the stdlib modules the app imports")
             pack = imported_stdlib_only(pack, python, runtime_exe, members, {**boot_modules, BOOT_INIT: boot},
                                         python_info, rep)

@@ -38,11 +38,13 @@ BYTECODE = ("stored", "auto", "compressed")  # none, the stdlib's and tests', al
 ZSTD_LEVEL = 19  # zstd's highest before its --ultra levels; decompression speed hardly depends on it
 
 
-def compress_bytecode(name: str, policy: str, stdlib: bool) -> bool:
-    """Whether the .pyc member `name` is packed (zstd) under `policy` (BYTECODE)."""
+def compress_bytecode(name: str, policy: str, stdlib: bool, hot: frozenset[str] | None = None) -> bool:
+    """Whether the .pyc member `name` is packed (zstd) under `policy` (BYTECODE); `hot`: the members the app's
+    start imports (exxo.reach.hot_members), when known: "auto" packs the rest too."""
     if policy == "auto":
         leaf = name.rsplit("/", 1)[-1]
-        return stdlib or "/tests/" in name or "/test/" in name or leaf.startswith("test_")
+        cold = hot is not None and name not in hot
+        return stdlib or cold or "/tests/" in name or "/test/" in name or leaf.startswith("test_")
     return policy == "compressed"
 
 
@@ -61,6 +63,7 @@ class Packing:
     stdlib: str = "all"  # or "imported": what no shipped code imports is excluded too (exxo.reach)
     keep: tuple[str, ...] = ()  # [tool.exxo] stdlib-keep: kept whatever stdlib says
     unimported: tuple[str, ...] = ()  # those of stdlib_exclude that stdlib = "imported" left out
+    hot: frozenset[str] | None = None  # members the app's start imports (bytecode, extension modules): stored
     notes: list[str] = field(default_factory=list, compare=False)  # what was skipped, for the build log
 
 

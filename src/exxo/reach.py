@@ -197,3 +197,54 @@ def unreached(python: Path, runtime: bytes, prefix: str, app: dict[str, bytes], 
     reached = reachable(roots, start, graph, packages, builtin_imports(python), exclude)
     tops = {top_of(n, prefix) for n in stdlib}
     return sorted(tops - {m.split(".", 1)[0] for m in reached})
+
+
+# ---- what an app imports at start: its hot members --------------------------------------------------------
+
+def app_module_of(member: str) -> str | None:
+    """The module a site-packages member is (bytecode or extension module), else None."""
+    if "/site-packages/" not in member:
+        return None
+    from exxo.probes.imports import module_of
+
+    if member.endswith(".pyc"):
+        return module_of(member)[0]
+    leaf = member.rsplit("/", 1)[-1]
+    if leaf.endswith(".so") and "." in leaf[:-3]:
+        path = member.split("/site-packages/", 1)[1]
+        return path.rsplit("/", 1)[0].replace("/", ".") + "." + leaf.split(".", 1)[0] if "/" in path \
+            else leaf.split(".", 1)[0]
+    return None
+
+
+def hot_members(python: Path, members: dict[str, bytes], entry_modules: Iterable[str]) -> set[str]:
+    """The site-packages members an app start imports, as far as its bytecode tells: the entry modules with
+    every import in them (the entry function runs), then, module by module, what each imports at module level
+    and its parent packages; the `.pth` files' imports too. The rest is cold: packed, and decompressed only
+    if it is imported after all (a wrong guess costs that time, never a failure)."""
+    by_module: dict[str, list[str]] = {}
+    for name in members:
+        module = app_module_of(name)
+        if module is not None:
+            by_module.setdefault(module, []).append(name)
+    code = {n: members[n] for ms in by_module.values() for n in ms if n.endswith(".pyc")}
+    refs = scan(python, code)
+    graph = {m: [refs.get(n, NO_REFS) for n in ns if n.endswith(".pyc")] for m, ns in by_module.items()}
+    todo: list[tuple[str, bool]] = [(m, True) for m in entry_modules]
+    todo += [(m, False) for m in pth_imports(members.items())]
+    seen: set[str] = set()
+    while todo:
+        ref, entry = todo.pop()
+        module = ref
+        while module and module not in graph:
+            module = module.rpartition(".")[0]
+        if not module or module in seen:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo.extend((".".join(parts[:i]), False) for i in range(1, len(parts)))
+        for eager, lazy, _, names, script in graph[module]:
+            todo.extend((r, False) for r in eager)
+            if entry:
+                todo.extend((r, False) for r in (*lazy, *names, *script))
+    return {n for m in seen for n in by_module[m]}

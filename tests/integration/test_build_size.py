@@ -163,8 +163,12 @@ def test_stdlib_imported_keeps_what_the_code_imports(exxo_venv: Path, tmp_path: 
 
 
 def test_stdlib_bytecode_packed_and_dependency_sources_optional(exxo_venv: Path, tmp_path: Path) -> None:
-    main = ("def main():\n    import pip, pip._internal.utils.misc as m\n"
-            "    print('pip', pip.__version__, m.__name__)\n    raise SystemExit(0)\n")
+    main = ("def main():\n    import importlib.resources, os, pip, pip._internal.utils.misc as m\n"
+            "    print('pip', pip.__version__, m.__name__)\n"
+            "    # sourceless: __file__ lies in the package's directory, as CPython's sourceless layout has it\n"
+            "    print(os.path.basename(pip.__file__), os.path.basename(os.path.dirname(m.__file__)),\n"
+            "          importlib.resources.files('pip').joinpath('py.typed').is_file())\n"
+            "    raise SystemExit(0)\n")
     src = with_config(write_project(tmp_path / "srcless", "srcless", "srcless", ["pip"], {"srcless": "srcless:main"},
                                     {"__init__.py": main}), "dependency-sources = false")
     binary = build(exxo_venv, src)
@@ -172,12 +176,17 @@ def test_stdlib_bytecode_packed_and_dependency_sources_optional(exxo_venv: Path,
     assert SITE + "srcless/__init__.py" in files  # the project's own sources stay
     assert SITE + "pip/__init__.py" not in files and SITE + "pip/__pycache__/__init__.cpython-3" + \
         PYTHON_VERSION.split(".")[1] + ".pyc" in files
-    pycs = [e for n, e in files.items() if n.endswith(".pyc") and e[2] > 4096 and n.startswith(SITE)]
-    assert pycs and all(e[3] == 0 for e in pycs)  # a dependency's bytecode stays stored by default
+    tag = "cpython-3" + PYTHON_VERSION.split(".")[1]
+    # what the entry imports (and what that imports at module level) stays stored; the rest is packed
+    hot = [SITE + f"pip/__pycache__/__init__.{tag}.pyc", SITE + f"pip/_internal/utils/__pycache__/misc.{tag}.pyc"]
+    assert all(files[n][3] == 0 for n in hot), [files[n] for n in hot]
+    cold = SITE + f"pip/_internal/commands/__pycache__/install.{tag}.pyc"
+    assert files[cold][3] == 93, files[cold]
     stdlib_json = [e for n, e in files.items() if n.startswith(f"lib/python{PYTHON_VERSION}/json/") and e[2] > 4096]
     assert stdlib_json and all(e[3] == 93 for e in stdlib_json)  # the stdlib's is packed (zstd)
     proc = run_clean(alone(binary, tmp_path / "e"))
     assert proc.returncode == 0 and proc.stdout.startswith("pip "), proc.stderr
+    assert proc.stdout.splitlines()[1] == "__init__.pyc utils True", proc.stdout
 
 
 def test_inspect_sizes(exxo_venv: Path, tmp_path: Path) -> None:

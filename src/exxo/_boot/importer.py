@@ -131,7 +131,9 @@ class ExxoPathFinder(_external.FileFinder):
         if init_py in INDEX or init_legacy in INDEX or cached in INDEX:
             pyc = cached if cached in INDEX else (init_legacy if init_legacy in INDEX else None)
             source = init_py if init_py in INDEX else None
-            return self._spec(ExxoLoader(fullname, source or pyc, True, source, pyc), base)
+            # Without its source a module's __file__ is where a sourceless pyc lies (pkg/__init__.pyc, as CPython
+            # names one): its directory is the package's, which importlib.resources and __file__ users expect.
+            return self._spec(ExxoLoader(fullname, source or init_legacy, True, source, pyc), base)
         for suffix in _EXT_SUFFIXES:
             if base + "/__init__" + suffix in INDEX:  # a package whose __init__ is compiled (Cython)
                 return self._spec(ExxoExtensionLoader(fullname, base + "/__init__" + suffix), base)
@@ -145,7 +147,7 @@ class ExxoPathFinder(_external.FileFinder):
         has_source = source in INDEX
         if has_source or pyc is not None:
             src = source if has_source else None
-            return self._spec(ExxoLoader(fullname, src or pyc, False, src, pyc), None)
+            return self._spec(ExxoLoader(fullname, src or legacy, False, src, pyc), None)
         if base + "/" in INDEX:  # a directory without __init__: a namespace package portion
             spec = ModuleSpec(fullname, None, is_package=True)
             spec.submodule_search_locations = [_PREFIX + base]
