@@ -384,7 +384,7 @@ def imported_stdlib_only(pack: Packing, python: Path, runtime_exe: Path, members
                          boot_modules: dict[str, bytes], python_info: dict[str, Any], rep: Reporter) -> Packing:
     """`pack` leaving out the stdlib's top-level modules that no shipped code reaches (exxo.reach)."""
     minor = python_info.get("minor") or ".".join(str(python_info.get("version", "")).split(".")[:2])
-    code = {m.name: m.data for m in members if m.name.endswith((".pyc", ".pth"))}
+    code = {m.name: m.data for m in members if m.name.endswith((".pyc", ".pth")) or m.data[:4] == b"\x7fELF"}
     left = reach.unreached(python, runtime_exe.read_bytes(), f"lib/python{minor}", {**code, **boot_modules},
                            pack.keep, pack.stdlib_exclude)
     rep.log(f"stdlib = \"imported\": {len(left)} top-level stdlib modules left out: {', '.join(left)}")

@@ -119,6 +119,20 @@ def pth_imports(members: Iterable[tuple[str, bytes]]) -> set[str]:
     return out
 
 
+_C_STRING = re.compile(rb"(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\x00")
+
+
+def native_imports(data: bytes) -> list[str]:
+    """The names a native member could import from C: its NUL-terminated strings that look like module names
+    (PyImport_ImportModule("uuid") in an extension module; "datetime.datetime_CAPI" names datetime too).
+    A C extension that imports a stdlib module the binary lacks may not check for NULL: this keeps it.
+    Cached per content (numpy's libraries are 40 MB to read)."""
+    def make() -> bytes:
+        return "\n".join(sorted({m.decode() for m in _C_STRING.findall(data)})).encode()
+
+    return cached("native-imports", hashlib.sha256(data).digest(), make).decode().split()
+
+
 def _module(ref: str, graph: dict[str, Refs]) -> str | None:
     """The stdlib module a reference names: itself, or its longest prefix that is one ("os.path.join" ->
     "os.path", "logging.handlers.RotatingFileHandler" -> "logging.handlers"); None outside the stdlib."""
@@ -169,8 +183,9 @@ def reachable(full_roots: Iterable[str], eager_roots: Iterable[str], graph: dict
 
 def unreached(python: Path, runtime: bytes, prefix: str, app: dict[str, bytes], keep: Iterable[str],
               exclude: Iterable[str] = ()) -> list[str]:
-    """The top-level stdlib modules nothing in `app` (every member of the binary but the stdlib) can reach,
-    sorted: what `stdlib = "imported"` leaves out. `keep` are reached whatever imports them."""
+    """The top-level stdlib modules nothing in `app` (the binary's bytecode, native members and .pth files but
+    the stdlib's) can reach, sorted: what `stdlib = "imported"` leaves out. `keep` are reached whatever imports
+    them."""
     from exxo.probes.imports import module_of
 
     stdlib = stdlib_members(runtime, prefix)
@@ -193,6 +208,9 @@ def unreached(python: Path, runtime: bytes, prefix: str, app: dict[str, bytes], 
             start.update(eager, lazy)
         else:
             roots.update(eager, lazy, names, script)
+    for data in app.values():
+        if data[:4] == b"\x7fELF":
+            roots.update(native_imports(data))
     roots |= pth_imports(app.items()) | set(keep) | set(INTERPRETER_USES)
     reached = reachable(roots, start, graph, packages, builtin_imports(python), exclude)
     tops = {top_of(n, prefix) for n in stdlib}

@@ -9,6 +9,9 @@ import importlib.util
 import marshal
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from exxo import packing, probes, reach
 from exxo.probes import imports
@@ -115,3 +118,14 @@ def test_stdlib_setting() -> None:
     assert packing.packing_for({}, compress=True).stdlib == "imported"
     p = packing.packing_for({"stdlib": "all", "stdlib-keep": ["pdb"]}, compress=True)
     assert p.stdlib == "all" and p.keep == ("pdb",)
+
+
+def test_native_members_name_what_their_c_code_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    blob = (b"\x7fELF\x00\x02uuid\x00PyInit_orjson\x00datetime.datetime_CAPI\x00not a name\x00_x9\x00"
+            b"\x00.hidden\x00tail")
+    found = reach.native_imports(blob)
+    assert {"uuid", "PyInit_orjson", "datetime.datetime_CAPI", "_x9"} <= set(found)
+    assert "hidden" not in found and ".hidden" not in found and "tail" not in found
+    graph = {"uuid": r(), "datetime": r(), "tomllib": r()}
+    assert reach.reachable(found, (), graph, set(), {}) == {"uuid", "datetime"}
