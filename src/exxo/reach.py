@@ -43,6 +43,10 @@ START_UP = ("site", "_sitebuiltins", "os", "stat", "posixpath", "genericpath", "
 # (or stdlib-keep) names them, or a stdlib module imports them at module level.
 TOOLS = ("doctest", "pdb", "pydoc", "unittest", "tkinter", "idlelib", "turtle", "trace", "profile", "cProfile",
          "pstats", "timeit", "tracemalloc", "webbrowser", "code", "_pyrepl", "rlcompleter")
+# Stdlib modules that import another by a name computed at run time outside their own package (inside it,
+# the package's `dynamic` flag covers them): reaching the key reaches every module whose name starts with the
+# value. sysconfig imports the build's `_sysconfigdata_<abi>_<platform>_<multiarch>`.
+COMPUTED = {"sysconfig": "_sysconfigdata_"}
 _PTH_IMPORT = re.compile(r"^\s*(?:import\s+([\w.]+)|from\s+([\w.]+)\s+import)", re.M)
 
 
@@ -173,6 +177,8 @@ def reachable(full_roots: Iterable[str], eager_roots: Iterable[str], graph: dict
         todo.extend((".".join(parts[:i]), mode) for i in range(1, len(parts)))
         if old == 0:
             todo.extend((r, mode) for r in eager)
+        if top in COMPUTED:
+            todo.extend((m, 2) for m in graph if m.startswith(COMPUTED[top]))
         if mode == 2:
             todo.extend((r, 2) for r in (*lazy, *names) if r.split(".", 1)[0] not in TOOLS)
             package = module if module in packages else module.rpartition(".")[0]

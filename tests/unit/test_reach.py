@@ -127,5 +127,6 @@ def test_native_members_name_what_their_c_code_imports(tmp_path: Path, monkeypat
     found = reach.native_imports(blob)
     assert {"uuid", "PyInit_orjson", "datetime.datetime_CAPI", "_x9"} <= set(found)
     assert "hidden" not in found and ".hidden" not in found and "tail" not in found
-    graph = {"uuid": r(), "datetime": r(), "tomllib": r()}
+    graph = {"uuid": r(), "datetime": r(), "tomllib": r(), "sysconfig": r(), "_sysconfigdata__linux_x": r()}
+    assert reach.reachable(["sysconfig"], (), graph, set(), {}) == {"sysconfig", "_sysconfigdata__linux_x"}
     assert reach.reachable(found, (), graph, set(), {}) == {"uuid", "datetime"}
