@@ -8,12 +8,16 @@
   the [tool.exxo] setting bringing it back (the boot's importer.Dropped).
 - Bytecode is packed with zstd (zip method 93: exxo.format.METHOD_ZSTD), which the launcher decompresses ~2x
   faster than zlib inflates (466 vs 233 MB/s here on bytecode-sized pieces) and a little smaller. The default
-  ("auto") packs what is cold or cheap: the stdlib's bytecode (an app imports a small part of it) and the
-  bytecode of test modules (`tests/`, `test_*`); the rest of site-packages stays stored.
+  ("auto") packs what is cold: the stdlib's bytecode (an app imports a small part of it), the bytecode of test
+  modules (`tests/`, `test_*`), and every site-packages module an app start does not import (`hot`: read off
+  the import graph by exxo.reach.hot_members); what the start imports stays stored.
   `compress-bytecode = true` (and -c) packs everything, false stores everything.
+- Native members: the default stores those the start loads (hot extension modules and the libraries they
+  need) and packs the rest with zstd (decompressed into their memfd if loaded after all); -c packs all.
 - Sources, data and metadata are deflated (any zip tool reads them).
-- `-c` packs native members with zstd too (~30% smaller than deflate, decompressed into their memfd at first
-  load): numpy's 40 MB of libraries then cost ~80 ms per start here, so it is -c only.
+- `-c` packs the hot native members with zstd too (~30% smaller than deflate, decompressed into their memfd
+  at first load): numpy's 35 MB of libraries its import loads then cost ~80 ms per start here, so it is -c
+  only.
 """
 
 from __future__ import annotations
