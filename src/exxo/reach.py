@@ -271,4 +271,13 @@ def hot_members(python: Path, members: dict[str, bytes], entry_modules: Iterable
             todo.extend((r, False) for r in eager)
             if entry:
                 todo.extend((r, False) for r in (*lazy, *names, *script))
-    return {n for m in seen for n in by_module[m]}
+    hot = {n for m in seen for n in by_module[m]}
+    # Packages pick their compiled accelerators by names computed at run time (gevent's import_c_accel):
+    # an extension module beside hot bytecode counts as hot, unless it is a test module.
+    dirs = {n.rsplit("/", 2)[0] if "/__pycache__/" in n else n.rsplit("/", 1)[0] for n in hot if n.endswith(".pyc")}
+    for name in members:
+        leaf = name.rsplit("/", 1)[-1]
+        if name.endswith(".so") and name.rsplit("/", 1)[0] in dirs and "test" not in leaf and \
+                app_module_of(name) is not None:
+            hot.add(name)
+    return hot
