@@ -117,16 +117,30 @@ def cached(kind: str, key: bytes, make: Callable[[], bytes]) -> bytes:
     """make(), or what it returned at an earlier build for the same `key` (under ~/.cache/exxo/packed/): the
     stdlib's bytecode is compressed and the wheels' libraries stripped at every build otherwise. Entries carry
     their sha256, so a damaged one is made again instead of put into a binary."""
+    data = cache_read(kind, key)
+    if data is None:
+        data = make()
+        cache_write(kind, key, data)
+    return data
+
+
+def _cache_path(kind: str, key: bytes) -> str:
     digest = hashlib.sha256(kind.encode() + b"\0" + key).hexdigest()
-    path = os.path.join(str(cache_root()), "packed", kind, digest[:2], digest[2:])
+    return os.path.join(str(cache_root()), "packed", kind, digest[:2], digest[2:])
+
+
+def cache_read(kind: str, key: bytes) -> bytes | None:
+    """The entry stored for `key`, None when there is none (or it is damaged)."""
     try:
-        with open(path, "rb") as f:
+        with open(_cache_path(kind, key), "rb") as f:
             blob = f.read()
-        if len(blob) >= 32 and hashlib.sha256(blob[:-32]).digest() == blob[-32:]:
-            return blob[:-32]
     except OSError:
-        pass
-    data = make()
+        return None
+    return blob[:-32] if len(blob) >= 32 and hashlib.sha256(blob[:-32]).digest() == blob[-32:] else None
+
+
+def cache_write(kind: str, key: bytes, data: bytes) -> None:
+    path = _cache_path(kind, key)
     try:  # temp name + rename: a concurrent build never reads half an entry
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
@@ -135,7 +149,6 @@ def cached(kind: str, key: bytes, make: Callable[[], bytes]) -> bytes:
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only or full cache only costs time
-    return data
 
 
 def deflate(data: bytes, level: int) -> bytes:

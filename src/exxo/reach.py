@@ -1,17 +1,23 @@
-"""The stdlib modules a binary's code can import (issue 13): `[tool.exxo] stdlib = "imported"`, the default of -c,
-leaves out every top-level stdlib module or package that nothing shipped can reach.
+"""What a binary's code can import, read off its bytecode (issue 13), for two size decisions:
 
-Reach is decided per top-level name: a package any code imports comes whole, because packages import their
-own parts by computed names (multiprocessing's popen_* modules, dbm's backends, encodings' codecs). From the
-roots (the app's and the boot's bytecode, the modules the interpreter itself imports from C, `stdlib-keep`)
-the import references of every kept module are followed until nothing new comes in. References are read from
-bytecode by the runtime's interpreter (probes/imports.py): import statements anywhere in the code, dotted-name
-strings, and identifier strings handed to an import function. A built-in C module brings what its init
-function imports (measured by importing it in a fresh interpreter).
+- `[tool.exxo] stdlib = "imported"` (the default of -c) leaves out every top-level stdlib module or package
+  that no shipped code can reach (`unreached`);
+- the default packing stores only the site-packages members an app's start imports and packs the rest
+  (`hot_members`).
 
-What is still missing at run time is a module reached only by a name computed at run time: its import fails
-with a ModuleNotFoundError naming `stdlib-keep` (the boot's importer.Dropped), and `stdlib = "all"` keeps
-everything.
+References are read by the runtime's own interpreter (probes/imports.py, cached per member): import statements
+at module level (eager), inside functions (lazy) and in a module's script part (`if __name__ == "__main__":`,
+its main/_test functions), whether the module calls an import function (then its identifier and dotted-name
+strings count too), the NUL-terminated strings of native members that name modules (C code importing Python
+modules), and what each built-in C module imports from its init function (measured in a fresh interpreter).
+
+The stdlib is followed module by module from the roots (all of the app's references; what the interpreter's
+C code uses; the start-up modules, for what runs when they are imported): a reached module brings its parent
+packages and its eager and lazy imports; a module importing by computed names brings its whole package;
+development tools that stdlib functions import (doctest, pdb...) come only when the app names them; stdlib
+script parts never. A top-level name with any reached module ships whole. What is still missing at run time
+is a module imported only by a name computed at run time: its import fails with a ModuleNotFoundError naming
+`stdlib-keep` (the boot's importer.Dropped); `stdlib = "all"` keeps everything.
 """
 
 from __future__ import annotations
@@ -26,9 +32,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from exxo import common, probes
-from exxo.packing import cached
+from exxo.packing import cache_read, cache_write, cached
 
-STDLIB_MODES = ("all", "imported")
 # What the interpreter's C code uses when it needs it, whatever the app imports: codecs' search function
 # (encodings: every codec by computed name), warnings and tracebacks (warnings, traceback, linecache),
 # time.strptime (_strptime), pickling (copyreg, _compat_pickle). Followed in full.
@@ -82,18 +87,17 @@ def scan(python: Path, members: dict[str, bytes]) -> dict[str, Refs]:
     found: dict[str, Refs] = {}
     todo: dict[str, bytes] = {}
     for name, data in members.items():
-        blob = cached("imports", key(name, data), lambda: b"")
-        if blob:
-            found[name] = marshal.loads(blob)
-        else:
+        blob = cache_read("imports", key(name, data))
+        try:
+            found[name] = marshal.loads(blob or b"")
+        except (EOFError, ValueError, TypeError):  # none yet (or not a reading: read it again)
             todo[name] = data
     if todo:
         proc = common.run_captured(probes.command(python, "imports", flags=("-I", "-S")),
                                    "reading the app's imports", input=marshal.dumps(todo))
         new: dict[str, Refs] = marshal.loads(proc.stdout)
         for name, refs in new.items():
-            blob = marshal.dumps(refs)
-            cached("imports", key(name, todo[name]), lambda blob=blob: blob)  # type: ignore[misc]
+            cache_write("imports", key(name, todo[name]), marshal.dumps(refs))
         found.update(new)
     return found
 
