@@ -48,7 +48,7 @@ published tools, no project needed (a private venv, cached by runtime and requir
   scripts = "all"        # as --all-scripts
   exclude = ["*/tests/*"]  # globs relative to site-packages; include = [...] adds files
   strip = true           # drop debug sections and static symbols of native members (dynamic ones stay)
-  compress-bytecode = true  # zstd for all .pyc (default: the stdlib's and tests'; false: none)
+  compress-bytecode = true  # zstd for all .pyc (default: all but what the app's start imports; false: none)
   dependency-sources = true  # ship the dependencies' .py next to their bytecode (tracebacks show lines)
   stdlib-exclude = ["xmlrpc"]  # stdlib modules to leave out (default: ensurepip, pydoc_data)
   stdlib = "imported"    # only the stdlib modules the code imports (default with -c: "all" otherwise)
@@ -496,6 +496,7 @@ def run(args: argparse.Namespace) -> int:
         if pack.bytecode == "auto" and not pack.compress_native and not embed:
             pack = replace(pack, hot=frozenset(reach.hot_members(python, {m.name: m.data for m in members},
                                                                  entry_modules(entry))))
+            rep.log(f"{len(pack.hot)} members the start imports stay stored; the rest of the code is packed")
         if pack.stdlib == "imported" and not embed:
             rep.stage("finding the stdlib modules the app imports")
             pack = imported_stdlib_only(pack, python, runtime_exe, members, {**boot_modules, BOOT_INIT: boot},
