@@ -494,9 +494,9 @@ def run(args: argparse.Namespace) -> int:
             members += runtime_members(runtime_exe)
             pack = replace(pack, stdlib_exclude=(), user_excluded=(), bytecode="stored")
         if pack.bytecode == "auto" and not pack.compress_native and not embed:
-            pack = replace(pack, hot=frozenset(reach.hot_members(python, {m.name: m.data for m in members},
-                                                                 entry_modules(entry))))
-            rep.log(f"{len(pack.hot)} members the start imports stay stored; the rest of the code is packed")
+            hot = frozenset(reach.hot_members(python, {m.name: m.data for m in members}, entry_modules(entry)))
+            rep.log(f"{len(hot)} members the start imports stay stored; the rest of the code is packed")
+            pack = replace(pack, hot=hot)
         if pack.stdlib == "imported" and not embed:
             rep.stage("finding the stdlib modules the app imports")
             pack = imported_stdlib_only(pack, python, runtime_exe, members, {**boot_modules, BOOT_INIT: boot},
