@@ -130,3 +130,15 @@ def test_native_members_name_what_their_c_code_imports(tmp_path: Path, monkeypat
     graph = {"uuid": r(), "datetime": r(), "tomllib": r(), "sysconfig": r(), "_sysconfigdata__linux_x": r()}
     assert reach.reachable(["sysconfig"], (), graph, set(), {}) == {"sysconfig", "_sysconfigdata__linux_x"}
     assert reach.reachable(found, (), graph, set(), {}) == {"uuid", "datetime"}
+
+
+def test_app_members_name_their_modules() -> None:
+    site = "lib/python3.13/site-packages/"
+    ext = "cpython-313-x86_64-linux-gnu.so"
+    assert reach.app_module_of(site + "gevent/__pycache__/hub.cpython-313.pyc") == "gevent.hub"
+    assert reach.app_module_of(site + f"gevent/libev/corecext.{ext}") == "gevent.libev.corecext"
+    assert reach.app_module_of(site + f"_cffi_backend.{ext}") == "_cffi_backend"
+    # a library, not an extension module: hot only when a hot extension module needs it (archive._cold_natives)
+    assert reach.app_module_of(site + "numpy.libs/libscipy_openblas64_-ff651d7f.so") is None
+    assert reach.app_module_of("lib/python3.13/json/decoder.pyc") is None  # the stdlib's: not an app member
+    assert reach.app_module_of(site + "pkg/data.txt") is None
